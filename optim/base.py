@@ -1,0 +1,98 @@
+"""The optimizer interface every update rule shares.
+
+An optimizer is a pure rule, ``init`` and ``update`` in the style of optax,
+wrapped by ``step`` which keeps the state per parameter array and updates the
+arrays in place, in the style of ``torch.optim``. ``update`` uses only
+arithmetic operators (``** 0.5`` for a square root), so it runs unchanged on
+Python floats (fast for one 2-D point) and on NumPy arrays of any shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from .hyper import Hyperparameter, HyperparameterError, validate_all
+from .schedules import Schedule, make_schedule
+
+LR = Hyperparameter(
+    "lr", 0.01, 0.0, 100.0, low_open=True, log=True,
+    doc="learning rate, the size of each step", symbol=r"\eta",
+)
+EPS = Hyperparameter(
+    "eps", 1e-8, 0.0, 1.0, log=True,
+    doc="small constant added to the denominator to avoid dividing by zero", symbol=r"\epsilon",
+)
+
+
+def _beta(name: str, default: float, doc: str, symbol: str) -> Hyperparameter:
+    return Hyperparameter(name, default, 0.0, 1.0, high_open=True, doc=doc, symbol=symbol)
+
+
+class Optimizer:
+    """Base class. Subclasses declare ``hyperparameters``, ``rule_latex``, ``init`` and ``update``."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
+    #: the update rule as LaTeX (aligned lines), shown verbatim by the app
+    rule_latex: ClassVar[str] = ""
+    #: names of the per-parameter state arrays, in the order ``init`` returns them
+    state_names: ClassVar[tuple[str, ...]] = ()
+    #: how the same algorithm is configured in torch.optim, or "" where it has none
+    torch_equivalent: ClassVar[str] = ""
+
+    def __init__(self, schedule: str | Schedule | None = None, schedule_params: dict | None = None, **hp: Any):
+        self.hp = validate_all(self.hyperparameters, hp, f"{self.title or self.name}")
+        for k, v in self.hp.items():
+            setattr(self, k, v)
+        self.schedule = make_schedule(schedule, **(schedule_params or {}))
+        self.t = 0
+        self.state: list[tuple] = []
+
+    # -- the pure rule -----------------------------------------------------
+    def init(self, p: Any) -> tuple:
+        """Return the zero state for one parameter (floats for a float, arrays for an array)."""
+        zero = 0.0 if isinstance(p, float) else np.zeros_like(p)
+        return tuple(zero for _ in self.state_names)
+
+    def update(self, g: Any, state: tuple, p: Any, lr: float, t: int) -> tuple[Any, tuple]:
+        """Return ``(delta, new_state)``: the new parameter is ``p - delta``."""
+        raise NotImplementedError
+
+    # -- the stateful wrapper ------------------------------------------------
+    def lr_at(self, t: int) -> float:
+        """Return the learning rate the rule uses at step t (t counts from 1)."""
+        return self.lr * self.schedule.factor(t)
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Apply one update to every array in ``params`` in place, from the matching ``grads``."""
+        if len(params) != len(grads):
+            raise ValueError(f"got {len(params)} parameter arrays but {len(grads)} gradients")
+        if not self.state:
+            self.state = [self.init(np.asarray(p)) for p in params]
+        elif len(self.state) != len(params):
+            raise ValueError(
+                f"this optimizer holds state for {len(self.state)} arrays; got {len(params)}. "
+                "Use a new optimizer for a new set of parameters."
+            )
+        self.t += 1
+        lr = self.lr_at(self.t)
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if np.shape(p) != np.shape(g):
+                raise ValueError(f"parameter {i} has shape {np.shape(p)} but its gradient {np.shape(g)}")
+            delta, self.state[i] = self.update(g, self.state[i], p, lr, self.t)
+            p -= delta
+
+    def reset(self) -> None:
+        """Forget the step count and all state, as if newly made."""
+        self.t = 0
+        self.state = []
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hp.items())
+        return f"{type(self).__name__}({args}, schedule={self.schedule!r})"
+
+
+__all__ = ["Optimizer", "LR", "EPS", "HyperparameterError", "_beta"]
