@@ -9,7 +9,8 @@ Python floats (fast for one 2-D point) and on NumPy arrays of any shape.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
