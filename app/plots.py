@@ -1,0 +1,153 @@
+"""Matplotlib pictures (Figure API only: pyplot is not thread-safe in a server)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from matplotlib import colors as mcolors
+from matplotlib.figure import Figure
+
+CMAP = "viridis"
+
+
+def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return contour levels for z and whether they are log-spaced (when z spans many decades)."""
+    finite = z[np.isfinite(z)]
+    lo, hi = float(finite.min()), float(finite.max())
+    shifted = finite - lo
+    pos = shifted[shifted > 0]
+    if pos.size and hi - lo > 0 and np.percentile(pos, 95) / max(np.percentile(pos, 5), 1e-300) > 1e3:
+        a, b = np.log10(max(np.percentile(pos, 0.5), 1e-12)), np.log10(pos.max())
+        return lo + np.concatenate([[0.0], np.logspace(a, b, 40)]), True
+    return np.linspace(lo, hi if hi > lo else lo + 1.0, 41), False
+
+
+def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = "jpeg") -> str:
+    """Return a data URL of the surface's filled contours covering exactly ``window``, no axes."""
+    (x0, x1), (y0, y1) = window
+    n = 260
+    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    with np.errstate(all="ignore"):
+        Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
+    Z = np.where(np.isfinite(Z), Z, np.nan)
+    levels, is_log = _levels(Z)
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    norm = mcolors.BoundaryNorm(levels, 256)
+    ax.contourf(X, Y, Z, levels=levels, cmap=CMAP, norm=norm, extend="both")
+    ax.contour(X, Y, Z, levels=levels[::4], colors="white", linewidths=0.4, alpha=0.45)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    buf = io.BytesIO()
+    if fmt == "png":
+        fig.savefig(buf, format="png")
+        mime = "png"
+    else:
+        fig.savefig(buf, format="jpeg", pil_kwargs={"quality": 82, "optimize": True})
+        mime = "jpeg"
+    return f"data:image/{mime};base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _finite_path(p: np.ndarray) -> np.ndarray:
+    ok = np.all(np.isfinite(p), axis=-1)
+    return p[: int(np.argmin(ok)) if not ok.all() else len(p)]
+
+
+def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dpi=100, fontsize=11) -> Figure:
+    """Return a static picture of the race up to step ``upto``: contours, minima, paths, legend, colour bar."""
+    (x0, x1), (y0, y1) = window
+    n = 220
+    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    with np.errstate(all="ignore"):
+        Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
+    Z = np.where(np.isfinite(Z), Z, np.nan)
+    levels, is_log = _levels(Z)
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    ax = fig.add_subplot()
+    cs = ax.contourf(X, Y, Z, levels=levels, cmap=CMAP, norm=mcolors.BoundaryNorm(levels, 256), extend="both")
+    cb = fig.colorbar(cs, ax=ax, shrink=0.9)
+    cb.set_label("loss" + (" (log-spaced levels)" if is_log else ""), fontsize=fontsize)
+    if is_log:
+        cb.set_ticks(levels[1::8])
+        cb.ax.set_yticklabels([f"{v:.2g}" for v in levels[1::8]])
+    for mx, my in surf.minima:
+        ax.plot(mx, my, marker="*", ms=14, color="white", mec="black", zorder=5)
+    steps = race.scene.steps if upto is None else upto
+    for run in race.runs:
+        for s in range(run.path.shape[0]):
+            for k in range(run.path.shape[2]):
+                p = _finite_path(run.path[s, : steps + 1, k])
+                if len(p) == 0:
+                    continue
+                first = s == 0 and k == 0
+                ax.plot(p[:, 0], p[:, 1], "-", color=run.color, lw=1.8, label=run.label if first else None)
+                ax.plot(p[0, 0], p[0, 1], "o", color=run.color, mec="white", ms=5)
+                ax.plot(p[-1, 0], p[-1, 1], "o", color=run.color, mec="black", ms=8)
+                div = run.diverged_at[s][k]
+                if div is not None and div <= steps:
+                    ax.plot(p[-1, 0], p[-1, 1], "x", color="red", ms=12, mew=3)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel("x", fontsize=fontsize)
+    ax.set_ylabel("y", fontsize=fontsize)
+    ax.set_title(f"{surf.title} - step {steps} / {race.scene.steps}", fontsize=fontsize + 2)
+    ax.legend(loc="upper right", fontsize=fontsize - 1, framealpha=0.85)
+    return fig
+
+
+def surface_3d(surf, window, race, elev: float = 35, azim: float = -60) -> Figure:
+    """Return a 3-D view of the surface with every racer's path lying on it."""
+    (x0, x1), (y0, y1) = window
+    n = 90
+    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    with np.errstate(all="ignore"):
+        Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
+    Z = np.where(np.isfinite(Z), Z, np.nan)
+    _, is_log = _levels(Z)
+    zmin = np.nanmin(Z)
+    f = (lambda z: np.log10(z - zmin + 1e-3)) if is_log else (lambda z: z)
+    fig = Figure(figsize=(8, 6.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot(projection="3d")
+    ax.plot_surface(X, Y, f(Z), cmap=CMAP, alpha=0.75, linewidth=0, antialiased=True, rcount=n, ccount=n)
+    for run in race.runs:
+        p = _finite_path(run.path[0, :, 0])
+        if len(p):
+            with np.errstate(all="ignore"):
+                z = f(np.asarray(surf.loss(p), dtype=float))
+            inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
+            ax.plot(np.where(inside, p[:, 0], np.nan), p[:, 1], z, color=run.color, lw=2.2, label=run.label, zorder=10)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("log10(loss - min + 0.001)" if is_log else "loss")
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_title(surf.title)
+    ax.legend(loc="upper left", fontsize=9)
+    return fig
+
+
+def loss_figure(race, log: bool = True, size=(8.4, 3.6), dpi=100) -> Figure:
+    """Return loss against step for every racer (first seed, first start)."""
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    ax = fig.add_subplot()
+    for run in race.runs:
+        lo = run.loss[0, :, 0]
+        ax.plot(np.arange(len(lo)), lo, color=run.color, label=run.label, lw=1.8)
+    allv = np.concatenate([r.loss[0, :, 0] for r in race.runs])
+    allv = allv[np.isfinite(allv)]
+    if log and allv.size and np.all(allv > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int | None = None) -> bytes:
+    """Return a Figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
