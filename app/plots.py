@@ -151,3 +151,44 @@ def figure_png(fig: Figure, dpi: int | None = None) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def boundaries_figure(result: dict, fontsize: int = 10) -> Figure:
+    """Return the decision boundaries of every trained racer side by side, with the training data."""
+    runs = [r for r in result["runs"] if "proba" in r]
+    n = max(1, len(runs))
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(3.4 * cols, 3.3 * rows), dpi=100, layout="constrained")
+    xs, ys = np.asarray(result["xs"]), np.asarray(result["ys"])
+    X, y = np.asarray(result["X"]), np.asarray(result["y"])
+    for k, run in enumerate(runs):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        P = np.asarray(run["proba"], dtype=float)
+        ax.contourf(xs, ys, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.75)
+        ax.contour(xs, ys, P, levels=[0.5], colors="black", linewidths=1.5)
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="white", linewidths=0.4, s=12, vmin=0, vmax=1)
+        acc = run["history"]["train_acc"][-1] if run["history"]["train_acc"] else None
+        ax.set_title(f"{run['label']}" + (f"\ntrain acc {acc:.3f}" if acc is not None else ""), fontsize=fontsize,
+                     color=run.get("color") or "black")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Decision boundaries (black line: p = 0.5) over the standardised training data", fontsize=fontsize + 1)
+    return fig
+
+
+def cost_figure(result: dict, key: str = "batch_loss_mean", log: bool = True) -> Figure:
+    """Return the article's figure: the cost of every optimizer against the epoch, on one chart."""
+    fig = Figure(figsize=(8, 4), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for run in result["runs"]:
+        h = run["history"]
+        v = np.array([np.nan if a is None else a for a in h[key]], dtype=float)
+        ax.plot(h["epoch"][: len(v)], v, color=run.get("color") or None, label=run["label"], lw=1.6)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    return fig

@@ -1,0 +1,83 @@
+"""Streamlit controls generated from the declarations in ``optim`` (no hyperparameter is listed here)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from optim import Hyperparameter
+
+
+def _step(h: Hyperparameter, value: float) -> float:
+    if h.log:
+        return float(f"{max(abs(value), 1e-12) / 10:.1g}")
+    return 0.01 if (h.high is not None and h.high <= 1) else 0.1
+
+
+def hyper_control(h: Hyperparameter, key: str, where=st) -> None:
+    """Draw the control for one declared hyperparameter; its value lands in ``st.session_state[key]``."""
+    label = f"{h.name}"
+    help_text = f"{h.doc[0].upper() + h.doc[1:]}. Valid range {h.range_text()}, default {h.default}."
+    if key not in st.session_state:
+        st.session_state[key] = h.default
+    if h.kind is bool:
+        where.checkbox(label, key=key, help=help_text)
+    elif h.kind is int:
+        where.number_input(label, key=key, step=1, help=help_text,
+                           min_value=int(h.low) if h.low is not None else None,
+                           max_value=int(h.high) if h.high is not None else None)
+    else:
+        # Open bounds are left to the library's check, whose message says why a value is refused.
+        where.number_input(
+            label, key=key, format="%g", step=_step(h, float(st.session_state[key])), help=help_text,
+            min_value=float(h.low) if h.low is not None and not h.low_open else None,
+            max_value=float(h.high) if h.high is not None and not h.high_open else None,
+        )
+
+
+def _add_racer(prefix: str) -> None:
+    from .scene import PALETTE
+    from .state import racer_key
+
+    ss = st.session_state
+    i = ss[f"{prefix}_next"]
+    ss[f"{prefix}_next"] = i + 1
+    used = {ss.get(racer_key(j, "color", prefix)) for j in ss[f"{prefix}_ids"]}
+    ss[f"{prefix}_ids"] = [*ss[f"{prefix}_ids"], i]
+    ss[racer_key(i, "opt", prefix)] = "adam"
+    ss[racer_key(i, "color", prefix)] = next((c for c in PALETTE if c not in used), PALETTE[0])
+
+
+def _remove_racer(prefix: str, i: int) -> None:
+    st.session_state[f"{prefix}_ids"] = [j for j in st.session_state[f"{prefix}_ids"] if j != i]
+
+
+def racer_controls(prefix: str, max_racers: int) -> None:
+    """Draw, in the sidebar, one expander per optimizer with controls built from its declarations."""
+    from optim import OPTIMIZERS, SCHEDULES
+
+    from .state import racer_key
+
+    ids = st.session_state[f"{prefix}_ids"]
+    for n, i in enumerate(ids):
+        opt_key = racer_key(i, "opt", prefix)
+        st.session_state.setdefault(opt_key, "adam")
+        cls = OPTIMIZERS[st.session_state[opt_key]]
+        with st.sidebar.expander(f"{n + 1}. {cls.title}", expanded=len(ids) <= 2):
+            c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
+            c1.selectbox("optimizer", list(OPTIMIZERS), key=opt_key, format_func=lambda k: OPTIMIZERS[k].title)
+            c2.color_picker("colour", key=racer_key(i, "color", prefix))
+            c3.button("✕", key=racer_key(i, "remove", prefix), on_click=_remove_racer, args=(prefix, i),
+                      help="remove this optimizer", disabled=len(ids) <= 1)
+            cls = OPTIMIZERS[st.session_state[opt_key]]
+            cols = st.columns(2)
+            for k, h in enumerate(cls.hyperparameters):
+                hyper_control(h, racer_key(i, h.name, prefix), cols[k % 2])
+            sched_key = racer_key(i, "sched", prefix)
+            st.session_state.setdefault(sched_key, "constant")
+            st.selectbox("learning-rate schedule", list(SCHEDULES), key=sched_key,
+                         format_func=lambda k: SCHEDULES[k].title)
+            scols = st.columns(2)
+            for k, h in enumerate(SCHEDULES[st.session_state[sched_key]].hyperparameters):
+                hyper_control(h, racer_key(i, "s_" + h.name, prefix), scols[k % 2])
+    st.sidebar.button("＋ Add an optimizer", key=f"{prefix}_add", on_click=_add_racer, args=(prefix,),
+                      disabled=len(ids) >= max_racers)

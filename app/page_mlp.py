@@ -1,0 +1,233 @@
+"""The MLP panel: the article's classifier, trained by the very same optimizers, compared live."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+import pandas as pd
+import streamlit as st
+
+from surfaces import datasets
+
+from . import plots
+from .controls import hyper_control, racer_controls
+from .experiment import ARTICLE, LIMITS, Experiment, parse_hidden
+from .jobs import Trainer, load_dataset
+from .scene import SceneError
+from .state import read_racer, write_racers
+
+CSV = "csv"
+P = "m"  # widget-key prefix of this panel's optimizers
+
+
+@st.cache_resource(show_spinner=False)
+def trainer() -> Trainer:
+    """Return the server's one bounded pool of training workers."""
+    return Trainer()
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def boundaries_png(result_key: str, _result: dict) -> bytes:
+    """Return the decision-boundary picture of a finished job (keyed by the job)."""
+    return plots.figure_png(plots.boundaries_figure(_result))
+
+
+def _write_experiment(exp: Experiment) -> None:
+    ss = st.session_state
+    ss["mlp_dataset"] = exp.dataset
+    spec = datasets.DATASETS.get(exp.dataset)
+    given = dict(exp.dataset_params)
+    if spec is not None:
+        for h in spec.parameters:
+            ss[f"ds_{exp.dataset}_{h.name}"] = h.kind(given.get(h.name, h.default))
+    ss["mlp_hidden"] = ", ".join(map(str, exp.hidden))
+    ss["mlp_keep_prob"] = float(exp.keep_prob)
+    ss["mlp_batch"] = int(exp.batch_size)
+    ss["mlp_epochs"] = int(exp.epochs)
+    ss["mlp_seed"] = int(exp.seed)
+    ss["mlp_dtype"] = exp.dtype
+    write_racers(exp.racers, ss, P)
+
+
+def _read_experiment() -> Experiment:
+    ss = st.session_state
+    name = ss["mlp_dataset"]
+    params: tuple = ()
+    if name != CSV:
+        spec = datasets.DATASETS[name]
+        params = tuple((h.name, ss.get(f"ds_{name}_{h.name}", h.default)) for h in spec.parameters)
+    csv = ss.get("mlp_csv_bytes")
+    return Experiment(
+        dataset=name, dataset_params=params,
+        csv_sha=hashlib.sha1(csv).hexdigest() if (name == CSV and csv) else "",
+        csv_label=ss.get("mlp_csv_label", "") if name == CSV else "",
+        hidden=parse_hidden(ss["mlp_hidden"]), keep_prob=float(ss["mlp_keep_prob"]),
+        batch_size=int(ss["mlp_batch"]), epochs=int(ss["mlp_epochs"]),
+        racers=tuple(read_racer(i, ss, P) for i in ss[f"{P}_ids"]), seed=int(ss["mlp_seed"]), dtype=ss["mlp_dtype"],
+    ).check()
+
+
+def _load_article() -> None:
+    _write_experiment(ARTICLE)
+    st.session_state["mlp_autostart"] = True
+
+
+def _on_upload() -> None:
+    f = st.session_state.get("mlp_upload")
+    st.session_state.pop("mlp_csv_error", None)
+    if f is None:
+        st.session_state.pop("mlp_csv_bytes", None)
+        return
+    data = f.getvalue()
+    try:
+        cols = datasets.csv_columns(data)
+    except datasets.DatasetError as e:
+        st.session_state["mlp_csv_error"] = str(e)
+        st.session_state.pop("mlp_csv_bytes", None)
+        return
+    st.session_state["mlp_csv_bytes"] = data
+    st.session_state["mlp_csv_columns"] = cols
+    st.session_state["mlp_csv_label"] = cols[-1]
+
+
+def _controls() -> None:
+    sb = st.sidebar
+    sb.header("Data")
+    names = [*datasets.DATASETS, CSV]
+    sb.selectbox("Data set", names, key="mlp_dataset",
+                 format_func=lambda n: "Upload a CSV file..." if n == CSV else datasets.DATASETS[n].title)
+    name = st.session_state["mlp_dataset"]
+    if name == CSV:
+        sb.file_uploader("CSV file: numeric feature columns and a 0/1 label column", type=["csv", "txt"],
+                         key="mlp_upload", on_change=_on_upload)
+        if st.session_state.get("mlp_csv_bytes"):
+            cols = st.session_state.get("mlp_csv_columns", [])
+            sb.selectbox("Label column", cols, key="mlp_csv_label")
+    else:
+        spec = datasets.DATASETS[name]
+        sb.caption(spec.doc)
+        cols = sb.columns(2)
+        for k, h in enumerate(spec.parameters):
+            hyper_control(h, f"ds_{name}_{h.name}", cols[k % 2])
+    sb.header("Network and training")
+    sb.text_input("Hidden layer sizes", key="mlp_hidden", help="e.g. 100 (the article) or 64, 32")
+    c = sb.columns(2)
+    c[0].number_input("keep_prob", key="mlp_keep_prob", min_value=0.05, max_value=1.0, step=0.05, format="%g",
+                      help="fraction of hidden units kept by (inverted) dropout; 1 means no dropout")
+    c[1].number_input("Batch size", key="mlp_batch", min_value=1, max_value=LIMITS["batch_size"][1], step=1)
+    c[0].number_input("Epochs", key="mlp_epochs", min_value=1, max_value=LIMITS["epochs"][1], step=10)
+    c[1].number_input("Seed", key="mlp_seed", min_value=0, max_value=LIMITS["seed"][1], step=1,
+                      help="one seed: every optimizer starts from the same initial weights")
+    sb.selectbox("Precision", ["float32", "float64"], key="mlp_dtype")
+    sb.header("Optimizers")
+    racer_controls(P, LIMITS["racers"][1])
+
+
+def _init() -> None:
+    if f"{P}_ids" not in st.session_state:
+        _write_experiment(Experiment())
+
+
+def _live_frame(job, labels: list[str], key: str) -> pd.DataFrame:
+    data = {}
+    for idx, label in enumerate(labels):
+        recs = job.records.get(idx, [])
+        data[label] = pd.Series([r.get(key) for r in recs], index=[r["epoch"] for r in recs], dtype=float)
+    df = pd.DataFrame(data)
+    df.index.name = "epoch"
+    return df
+
+
+def _last(h: dict, key: str):
+    return h[key][-1] if h[key] else None
+
+
+def _results_table(result: dict) -> pd.DataFrame:
+    rows = []
+    for run in result["runs"]:
+        h = run["history"]
+        rows.append({
+            "optimizer": run["label"],
+            "train accuracy": _last(h, "train_acc"),
+            "test accuracy": _last(h, "test_acc"),
+            "final train loss": _last(h, "train_loss"),
+            "epochs run": h["epochs_run"],
+            "wall time (s)": round(h["wall_time"], 2),
+            "diverged?": f"at epoch {h['diverged_at']}" if h["diverged_at"] is not None else "no",
+        })
+    return pd.DataFrame(rows)
+
+
+def render() -> None:
+    """Draw the MLP panel."""
+    _init()
+    _controls()
+    st.markdown("### Train a classifier with every optimizer, from the same initial weights")
+    st.caption("ReLU hidden layers, one sigmoid output, binary cross-entropy, He initialisation, inverted dropout, "
+               "backpropagation by hand: the article's network with its defects fixed. Curves are the mean "
+               "mini-batch loss of each epoch.")
+    if err := st.session_state.get("mlp_csv_error"):
+        st.error(f"The uploaded file cannot be used: {err}", icon="⚠️")
+
+    exp = None
+    try:
+        exp = _read_experiment()
+        if exp.dataset == CSV:
+            load_dataset(exp, st.session_state.get("mlp_csv_bytes"))  # a bad file is reported before training
+    except (SceneError, ValueError) as e:
+        st.error(f"{e}", icon="⚠️")
+        exp = None
+
+    c1, c2, c3 = st.columns([2, 3, 2])
+    train_clicked = c1.button("Train", type="primary", disabled=exp is None, key="mlp_train")
+    c2.button("Run the article's experiment", key="mlp_article", on_click=_load_article,
+              help=ARTICLE.title)
+    stop_clicked = c3.button("Stop", key="mlp_stop")
+
+    job = trainer().get(st.session_state.get("mlp_job", ""))
+    if stop_clicked and job is not None:
+        job.stop.set()
+    if (train_clicked or st.session_state.pop("mlp_autostart", False)) and exp is not None:
+        job = trainer().submit(exp, st.session_state.get("mlp_csv_bytes") if exp.dataset == CSV else None)
+        st.session_state["mlp_job"] = job.key
+        st.session_state["mlp_job_labels"] = [r.label() for r in exp.racers]
+    if job is None:
+        st.info("Choose a data set, a network and optimizers, then press **Train**. "
+                "**Run the article's experiment** sets up the article's protocol on the digits 3 vs 8 and starts it.")
+        return
+
+    labels = st.session_state.get("mlp_job_labels", [])
+    bar = st.progress(0.0, text="training...")
+    log = st.toggle("log-scale loss", value=True, key="mlp_log")
+    chart = st.empty()
+    while True:
+        job.poll()
+        frac = job.fraction()
+        if job.done:
+            break
+        bar.progress(frac, text=f"training... {frac:.0%} of all epochs")
+        df = _live_frame(job, labels, "batch_loss_mean")
+        if len(df):
+            chart.line_chart(df.map(lambda v: math.log10(v) if v and v > 0 else None) if log else df,
+                             x_label="epoch", y_label="log10(loss)" if log else "loss")
+        time.sleep(0.4)
+
+    err = job.future.exception()
+    if err is not None:
+        bar.empty()
+        st.error(f"Training could not run: {err}", icon="⚠️")
+        return
+    result = job.future.result()
+    bar.progress(1.0, text="stopped early" if result.get("stopped") else "done")
+    df = pd.DataFrame({r["label"]: pd.Series(r["history"]["batch_loss_mean"], index=r["history"]["epoch"], dtype=float)
+                       for r in result["runs"]})
+    df.index.name = "epoch"
+    chart.line_chart(df.map(lambda v: math.log10(v) if v and v > 0 else None) if log else df,
+                     x_label="epoch", y_label="log10(loss)" if log else "loss")
+    st.markdown("#### Results")
+    st.dataframe(_results_table(result), hide_index=True, width="stretch", key="mlp_results")
+    st.caption(f"{result['dataset']}: {result['n_train']} training and {result['n_test']} test examples.")
+    if result.get("is_2d"):
+        st.image(boundaries_png(job.key, result), width="stretch")

@@ -1,0 +1,215 @@
+"""The surfaces panel: optimizers racing on a 2-D loss surface, animated in the browser."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import surfaces
+from optim import OPTIMIZERS, SCHEDULES
+
+from . import compute, plots
+from .controls import racer_controls
+from .race_component import race_view
+from .scene import LIMITS, Scene, SceneError
+from .state import read_scene, write_scene
+
+CUSTOM = "custom"
+
+
+# -- cached computation (bounded: a class of students shares these) ---------------
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def contour_data_url(surface: str, formula: str, window: tuple) -> str:
+    """Return the contour background for a surface and window (rendered once, shared by all sessions)."""
+    return plots.contour_image(compute.load_surface(surface, formula), window)
+
+
+@st.cache_resource(max_entries=256, ttl=3600, show_spinner=False)
+def cached_race(scene: Scene) -> compute.Race:
+    """Return the race of a scene; shared read-only across sessions (never mutated)."""
+    return compute.run_race(scene)
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
+    """Return (animator payload, results rows) for a scene."""
+    race = cached_race(scene)
+    surf = compute.load_surface(scene.surface, scene.formula)
+    image = contour_data_url(scene.surface, scene.formula, compute.window_of(scene, surf))
+    return compute.payload(race, image), compute.results(race)
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def cached_3d(scene: Scene, elev: float, azim: float) -> bytes:
+    """Return the 3-D view as PNG bytes."""
+    surf = compute.load_surface(scene.surface, scene.formula)
+    fig = plots.surface_3d(surf, compute.window_of(scene, surf), cached_race(scene), elev, azim)
+    return plots.figure_png(fig)
+
+
+# -- state helpers ------------------------------------------------------------------
+
+def _query_dict() -> dict:
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _surface_title(name: str) -> str:
+    return "Custom formula..." if name == CUSTOM else surfaces.CATALOGUE[name].title
+
+
+def _on_surface_change() -> None:
+    """A new surface brings its own window and start point."""
+    name = st.session_state["surface"]
+    try:
+        surf = compute.load_surface(name, st.session_state.get("formula", "") if name == CUSTOM else "")
+    except SceneError:
+        surf = compute.load_surface("rosenbrock")
+        if name == CUSTOM:
+            # keep the window of a custom formula at its default until one parses
+            surf = None
+    if surf is not None:
+        (x0, x1), (y0, y1) = surf.window
+        st.session_state.update(win_custom=False, win_x0=float(x0), win_x1=float(x1), win_y0=float(y0),
+                                win_y1=float(y1), start_x=float(surf.start[0]), start_y=float(surf.start[1]))
+
+
+def _on_formula_change() -> None:
+    st.session_state["formula"] = st.session_state["formula_text"]
+    try:
+        surf = compute.load_surface(CUSTOM, st.session_state["formula"])
+    except SceneError:
+        return
+    if not st.session_state.get("win_custom"):
+        (x0, x1), (y0, y1) = surf.window
+        st.session_state.update(win_x0=float(x0), win_x1=float(x1), win_y0=float(y0), win_y1=float(y1))
+
+
+def load_scene_into_state(scene: Scene) -> None:
+    """Show ``scene`` in every control (used by links and presets)."""
+    surf = compute.load_surface(scene.surface, scene.formula)
+    write_scene(scene, st.session_state, surf)
+
+
+def _init_state() -> None:
+    if "r_ids" in st.session_state:
+        return
+    scene, notes = Scene.from_query(_query_dict()) if len(st.query_params) else (Scene(), [])
+    load_scene_into_state(scene)
+    st.session_state["link_notes"] = notes
+    st.session_state["last_good"] = scene
+
+
+# -- controls -----------------------------------------------------------------------
+
+def _controls() -> None:
+    sb = st.sidebar
+    sb.header("Scene")
+    sb.selectbox("Surface", [*surfaces.CATALOGUE, CUSTOM], key="surface", format_func=_surface_title,
+                 on_change=_on_surface_change)
+    if st.session_state["surface"] == CUSTOM:
+        st.session_state.setdefault("formula_text", st.session_state.get("formula", ""))
+        sb.text_input("Formula in x and y", key="formula_text", on_change=_on_formula_change,
+                      placeholder="(1-x)^2 + 100(y-x^2)^2", max_chars=LIMITS["formula_chars"][1],
+                      help="Numbers, x, y, pi, e, + - * / ^, parentheses and sin cos tan exp log sqrt abs tanh ...")
+    with sb.expander("View window"):
+        sb_cols = st.columns(2)
+        st.checkbox("use my own window", key="win_custom")
+        sb_cols[0].number_input("x min", key="win_x0", format="%g", step=0.5)
+        sb_cols[1].number_input("x max", key="win_x1", format="%g", step=0.5)
+        sb_cols[0].number_input("y min", key="win_y0", format="%g", step=0.5)
+        sb_cols[1].number_input("y max", key="win_y1", format="%g", step=0.5)
+    c = sb.columns(2)
+    c[0].number_input("Start x", key="start_x", format="%g", step=0.1, help="or click the map")
+    c[1].number_input("Start y", key="start_y", format="%g", step=0.1, help="or click the map")
+    lo, hi = LIMITS["steps"]
+    sb.number_input("Steps", key="steps", min_value=lo, max_value=hi, step=50)
+    c = sb.columns(2)
+    c[0].number_input("Gradient noise", key="noise", min_value=0.0, max_value=LIMITS["noise"][1], format="%g",
+                      step=0.1, help="standard deviation of Gaussian noise added to every gradient: "
+                      "what a mini-batch does to the true gradient")
+    c[1].number_input("Seed", key="seed", min_value=0, max_value=LIMITS["seed"][1], step=1)
+    surf_name = st.session_state["surface"]
+    if surf_name != CUSTOM and getattr(surfaces.CATALOGUE[surf_name], "stochastic", False):
+        sb.number_input("Batch size (0 = all examples)", key="batch_size", min_value=0,
+                        max_value=LIMITS["batch_size"][1], step=1,
+                        help="true mini-batches drawn from the surface's dataset, a fresh shuffle every epoch")
+    with sb.expander("Several starts / noise seeds"):
+        st.text_input("More start points", key="more_starts", placeholder="x,y; x,y")
+        st.number_input("Random starts", key="random_starts", min_value=0, max_value=LIMITS["random_starts"][1], step=1)
+        st.number_input("Noise seeds per optimizer", key="n_seeds", min_value=1, max_value=LIMITS["n_seeds"][1], step=1)
+    sb.header("Optimizers")
+    racer_controls("r", LIMITS["racers"][1])
+
+
+# -- the page -------------------------------------------------------------------------
+
+def _rules(scene: Scene) -> None:
+    seen = set()
+    for r in scene.racers:
+        cls = OPTIMIZERS[r.optimizer]
+        vals = r.values()
+        where = ", ".join(
+            f"{h.symbol} = {vals[h.name]:g}" for h in cls.hyperparameters if h.kind is float
+        )
+        key = (r.optimizer, where, r.schedule)
+        if key in seen:
+            continue
+        seen.add(key)
+        st.markdown(f"**{r.label()}**  \n<span style='color:{r.color}'>●</span> `{cls.torch_equivalent}`",
+                    unsafe_allow_html=True)
+        st.latex(cls.rule_latex)
+        st.latex(r"\text{where } " + where.replace(" ", r"\ ") if where else "")
+        if r.schedule != "constant":
+            st.latex(SCHEDULES[r.schedule].latex)
+
+
+def render() -> None:
+    """Draw the surfaces panel."""
+    _init_state()
+    pending = st.session_state.pop("_pending_start", None)
+    if pending is not None:
+        st.session_state["start_x"], st.session_state["start_y"] = float(pending[0]), float(pending[1])
+    _controls()
+    for note in st.session_state.pop("link_notes", []):
+        st.warning(note)
+
+    try:
+        scene = read_scene(st.session_state).check()
+        compute.load_surface(scene.surface, scene.formula)
+        payload, rows = cached_view(scene)
+        st.session_state["last_good"] = scene
+    except (SceneError, ValueError) as e:
+        st.error(f"{e}. Showing the last scene that worked.", icon="⚠️")
+        scene = st.session_state["last_good"]
+        payload, rows = cached_view(scene)
+
+    surf = compute.load_surface(scene.surface, scene.formula)
+    st.markdown(f"### {surf.title}")
+    lesson = getattr(surf, "lesson", "")
+    st.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
+
+    click = race_view(payload, key="race")
+    if click is not None:
+        st.session_state["_pending_start"] = click
+        st.rerun()
+
+    if scene.to_query() != _query_dict_flat():
+        st.query_params.from_dict(scene.to_query())
+
+    tab_results, tab_rules, tab_3d = st.tabs(["Results", "Update rules", "3-D view"])
+    with tab_results:
+        st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption(f"Reaching a minimum means coming within {compute.tolerance(scene, surf):.3g} "
+                   "(1 % of the window's diagonal) of a known global minimum. First seed and first start only.")
+    with tab_rules:
+        _rules(scene)
+    with tab_3d:
+        c1, c2 = st.columns(2)
+        elev = c1.slider("elevation (°)", 0, 90, 35, key="elev")
+        azim = c2.slider("azimuth (°)", -180, 180, -60, key="azim")
+        st.image(cached_3d(scene, float(elev), float(azim)), width="content")
+
+
+def _query_dict_flat() -> dict:
+    d = _query_dict()
+    return {k: (v if k == "r" else v[-1]) for k, v in d.items()}

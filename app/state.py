@@ -1,0 +1,98 @@
+"""Between widgets and the Scene: read a Scene from the session's widget values, and write one into them."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from optim import OPTIMIZERS, SCHEDULES
+
+from .scene import PALETTE, Racer, Scene
+
+
+def racer_key(i: int, what: str, prefix: str = "r") -> str:
+    """Return the widget key of racer ``i``'s field ``what`` (prefix "r" on the surfaces panel, "m" on the MLP panel)."""
+    return f"{prefix}{i}_{what}"
+
+
+def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
+    """Set every widget value so that the page shows ``scene`` (used for links and presets)."""
+    state["surface"] = scene.surface
+    state["formula"] = scene.formula if scene.surface == "custom" else state.get("formula", "")
+    state["formula_text"] = state["formula"]
+    win = scene.window
+    state["win_custom"] = win is not None
+    (x0, x1), (y0, y1) = win if win is not None else surf.window
+    state.update(win_x0=float(x0), win_x1=float(x1), win_y0=float(y0), win_y1=float(y1))
+    start = scene.start if scene.start is not None else surf.start
+    state["start_x"], state["start_y"] = float(start[0]), float(start[1])
+    state["more_starts"] = ";".join(f"{x:g},{y:g}" for x, y in scene.more_starts)
+    for name in ("steps", "random_starts", "seed", "n_seeds", "batch_size"):
+        state[name] = int(getattr(scene, name))
+    state["noise"] = float(scene.noise)
+    write_racers(scene.racers, state, "r")
+
+
+def read_racer(i: int, state: MutableMapping[str, Any], prefix: str = "r") -> Racer:
+    """Return racer ``i`` as its widgets show it; only the hyperparameters of its optimizer are read."""
+    name = state[racer_key(i, "opt", prefix)]
+    hp = tuple((h.name, state.get(racer_key(i, h.name, prefix), h.default)) for h in OPTIMIZERS[name].hyperparameters)
+    sched = state.get(racer_key(i, "sched", prefix), "constant")
+    shp = tuple((h.name, state.get(racer_key(i, "s_" + h.name, prefix), h.default))
+                for h in SCHEDULES[sched].hyperparameters)
+    return Racer(name, hp, sched, shp, str(state.get(racer_key(i, "color", prefix), "")).upper())
+
+
+def write_racers(racers, state: MutableMapping[str, Any], prefix: str = "r") -> None:
+    """Set the widgets of a list of racers, replacing whatever racers the page showed."""
+    for k in [k for k in state if isinstance(k, str) and k.startswith(prefix) and "_" in k
+              and k[len(prefix):k.index("_")].isdigit()]:
+        del state[k]
+    ids = list(range(len(racers)))
+    state[f"{prefix}_ids"] = ids
+    state[f"{prefix}_next"] = len(ids)
+    for i, r in zip(ids, racers):
+        state[racer_key(i, "opt", prefix)] = r.optimizer
+        state[racer_key(i, "color", prefix)] = r.color or PALETTE[i % len(PALETTE)]
+        vals = r.values()
+        for h in OPTIMIZERS[r.optimizer].hyperparameters:
+            state[racer_key(i, h.name, prefix)] = h.kind(vals[h.name])
+        state[racer_key(i, "sched", prefix)] = r.schedule
+        given = dict(r.schedule_hp)
+        for h in SCHEDULES[r.schedule].hyperparameters:
+            state[racer_key(i, "s_" + h.name, prefix)] = h.kind(given.get(h.name, h.default))
+
+
+def parse_points(text: str) -> tuple[tuple[float, float], ...]:
+    """Return the points written as ``x,y; x,y``; raise ValueError naming the bad part."""
+    pts = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        xs = part.split(",")
+        try:
+            if len(xs) != 2:
+                raise ValueError
+            pts.append((float(xs[0]), float(xs[1])))
+        except ValueError:
+            raise ValueError(f"cannot read the start point {part[:30]!r}; write points as x,y; x,y") from None
+    return tuple(pts)
+
+
+def read_scene(state: MutableMapping[str, Any]) -> Scene:
+    """Return the Scene the widgets show (not yet checked)."""
+    win = None
+    if state.get("win_custom"):
+        win = ((state["win_x0"], state["win_x1"]), (state["win_y0"], state["win_y1"]))
+    return Scene(
+        surface=state["surface"],
+        formula=state.get("formula", "") if state["surface"] == "custom" else "",
+        window=win,
+        racers=tuple(read_racer(i, state) for i in state["r_ids"]),
+        start=(float(state["start_x"]), float(state["start_y"])),
+        more_starts=parse_points(state.get("more_starts", "")),
+        random_starts=int(state.get("random_starts", 0)),
+        steps=int(state["steps"]),
+        noise=float(state.get("noise", 0.0)),
+        seed=int(state.get("seed", 0)),
+        n_seeds=int(state.get("n_seeds", 1)),
+        batch_size=int(state.get("batch_size", 0)),
+    )

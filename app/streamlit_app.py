@@ -1,0 +1,22 @@
+"""Descent: see how neural-network optimizers behave. Run with ``streamlit run app/streamlit_app.py``."""
+
+import sys
+from pathlib import Path
+
+# Streamlit puts this file's folder on sys.path, not the project root that holds optim/ and surfaces/.
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import streamlit as st  # noqa: E402
+
+from app import page_mlp, page_surfaces  # noqa: E402
+
+st.set_page_config(page_title="Descent: optimizers racing", page_icon="⛰️", layout="wide")
+
+nav = st.navigation([
+    st.Page(page_surfaces.render, title="Loss surfaces", icon="🗺️", url_path="surfaces", default=True),
+    st.Page(page_mlp.render, title="MLP classifier", icon="🧠", url_path="mlp"),
+])
+st.title("Descent: how optimizers find their way down")
+nav.run()
