@@ -389,7 +389,7 @@ def train(model: MLP, optimizer: Any, X: Any, y: Any, epochs: int, batch_size: i
     hist = History(meta={
         "optimizer": getattr(optimizer, "name", type(optimizer).__name__),
         "hyperparameters": dict(getattr(optimizer, "hp", {})),
-        "epochs": epochs, "batch_size": batch_size, "seed": seed, "n_train": m,
+        "epochs": epochs, "batch_size": batch_size, "seed": int(seed), "n_train": m,
         "n_test": int(X_test.shape[0]) if has_test else 0,
         "hidden": list(model.hidden), "keep_prob": model.keep_prob, "dtype": np.dtype(model.dtype).name,
     })

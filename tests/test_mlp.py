@@ -325,3 +325,21 @@ def test_bad_inputs_have_clear_messages():
     with pytest.raises(MLPError, match="epochs"):
         train(net, CountingSGD(), np.zeros((4, 3)), np.array([0, 1, 0, 1]), epochs=0, batch_size=2)
     assert issubclass(MLPError, ValueError)
+
+
+def test_article_experiment_same_start_for_every_racer(capsys):
+    from surfaces.experiment import ARTICLE_TRAIN_ACC, main, run_article_experiment
+
+    seen = []
+    both = run_article_experiment(epochs=2, hidden=[8], optimizers=["adam", "sgd"],
+                                  callback=lambda name, e, r: seen.append((name, e)))
+    alone = run_article_experiment(epochs=2, hidden=[8], optimizers=["sgd"])
+    assert seen == [("adam", 1), ("adam", 2), ("sgd", 1), ("sgd", 2)]
+    # SGD's run does not depend on who raced before it: same weights, same batches.
+    assert both["sgd"].train_loss == alone["sgd"].train_loss
+    assert both["sgd"].test_acc == alone["sgd"].test_acc
+    assert main(["--epochs", "1", "--hidden", "4", "--optimizers", "sgd", "adam"]) == 0
+    out = capsys.readouterr().out
+    assert "adam" in out and f"{ARTICLE_TRAIN_ACC['adam']:.3f}" in out
+    assert main(["--epochs", "1", "--lr", "-1"]) == 2
+    assert "learning rate" in capsys.readouterr().err
