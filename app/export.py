@@ -10,8 +10,10 @@ import csv
 import io
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
 from PIL import Image, ImageDraw, ImageFont
 
@@ -39,9 +41,10 @@ def _background(race, size, dpi, fontsize):
     ax.set_title(surf.title, fontsize=fontsize + 2)
     ax.legend(handles=[Line2D([], [], color=r.color, lw=2.5, label=r.label) for r in race.runs],
               loc="upper right", fontsize=fontsize - 1, framealpha=0.85)
-    fig.canvas.draw()
-    w, h = fig.canvas.get_width_height(physical=True)
-    img = Image.frombuffer("RGBA", (w, h), fig.canvas.buffer_rgba()).convert("RGB")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    w, h = canvas.get_width_height(physical=True)
+    img = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba()).convert("RGB")
     trans = ax.transData
     box = ax.get_window_extent()
 
@@ -96,7 +99,10 @@ def render_frames(race, n_frames: int = 120, size=(8.4, 6.3), dpi=100, fontsize=
 def gif_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
     """Return frames as a looping animated GIF."""
     buf = io.BytesIO()
-    pal = [f.convert("P", palette=Image.Palette.ADAPTIVE, colors=255) for f in frames]
+    # One palette for all frames and no dithering: pixels that do not change stay identical,
+    # so the GIF stores only each frame's new bit of path.
+    base = frames[-1].quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    pal = [f.quantize(palette=base, dither=Image.Dither.NONE) for f in frames]
     pal[0].save(buf, format="GIF", save_all=True, append_images=pal[1:], duration=int(1000 / fps), loop=0,
                 optimize=False, disposal=1)
     return buf.getvalue()
@@ -104,16 +110,19 @@ def gif_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
 
 def mp4_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
     """Return frames as an H.264 MP4 (the encoder ships inside imageio-ffmpeg)."""
+    import tempfile
+
     import imageio.v2 as imageio
 
-    buf = io.BytesIO()
     w, h = frames[0].size
     w2, h2 = w - w % 2, h - h % 2  # yuv420p needs even sides
-    with imageio.get_writer(buf, format="FFMPEG", mode="I", fps=fps, codec="libx264", extension=".mp4",
-                            pixelformat="yuv420p", macro_block_size=1, output_params=["-movflags", "+faststart"]) as w_:
-        for f in frames:
-            w_.append_data(np.asarray(f)[:h2, :w2])
-    return buf.getvalue()
+    with tempfile.TemporaryDirectory() as tmp:  # ffmpeg writes to a file, not to memory
+        path = Path(tmp) / "race.mp4"
+        with imageio.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
+                                macro_block_size=1, output_params=["-movflags", "+faststart"]) as writer:
+            for f in frames:
+                writer.append_data(np.asarray(f)[:h2, :w2])
+        return path.read_bytes()
 
 
 def png_bytes(race, step: int | None = None, size=(8.4, 6.3), dpi=100) -> bytes:

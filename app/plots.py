@@ -94,7 +94,8 @@ def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dp
     ax.set_xlabel("x", fontsize=fontsize)
     ax.set_ylabel("y", fontsize=fontsize)
     ax.set_title(f"{surf.title} - step {steps} / {race.scene.steps}", fontsize=fontsize + 2)
-    ax.legend(loc="upper right", fontsize=fontsize - 1, framealpha=0.85)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=fontsize - 1, framealpha=0.85)
     return fig
 
 
