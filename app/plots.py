@@ -18,7 +18,9 @@ def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
     lo, hi = float(finite.min()), float(finite.max())
     shifted = finite - lo
     pos = shifted[shifted > 0]
-    if pos.size and hi - lo > 0 and np.percentile(pos, 95) / max(np.percentile(pos, 5), 1e-300) > 1e3:
+    # Log-spaced levels when the values above the minimum span more than three decades
+    # (Rosenbrock, Beale...): linear levels would paint the whole valley one colour.
+    if pos.size and hi - lo > 0 and pos.max() / max(np.percentile(pos, 1), 1e-300) > 1e3:
         a, b = np.log10(max(np.percentile(pos, 0.5), 1e-12)), np.log10(pos.max())
         return lo + np.concatenate([[0.0], np.logspace(a, b, 40)]), True
     return np.linspace(lo, hi if hi > lo else lo + 1.0, 41), False
