@@ -1,0 +1,474 @@
+"""A small, safe parser from formula text to a sympy expression.
+
+The text never reaches Python's evaluator or sympy's string parser: a
+tokenizer and a recursive-descent parser build a tiny syntax tree, which is
+checked (size, nesting, exponents, constants) and only then turned into sympy
+objects. Every rejection is a ``FormulaError`` whose message points at the
+column where the problem is.
+
+Grammar (``^`` and ``**`` are the same operator, right-associative)::
+
+    sum     := product (("+" | "-") product)*
+    product := signed (("*" | "/") signed | power)*     # juxtaposition multiplies: 2x, x y, (x+1)(y-1)
+    signed  := ("-" | "+") signed | power
+    power   := atom (("^" | "**") signed)?
+    atom    := number | name | function "(" sum ")" | "(" sum ")"
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import NamedTuple
+
+import sympy
+
+MAX_LENGTH = 500
+MAX_DEPTH = 40
+MAX_NODES = 300
+MAX_EXPONENT = 100
+#: exp inside exp inside exp already overflows a float on most windows
+MAX_EXP_NESTING = 2
+MAX_LITERAL = 1e15
+
+
+class SurfaceError(ValueError):
+    """A surface, window or start point a user asked for is not usable; the message says why."""
+
+
+class FormulaError(SurfaceError):
+    """A formula cannot be read or is not a usable loss surface; ``column`` is 1-based, or None."""
+
+    def __init__(self, message: str, text: str | None = None, column: int | None = None):
+        self.reason = message
+        self.text = text
+        self.column = column
+        if text is not None and column is not None and len(text) <= 120:
+            message = f"{message} (column {column}):\n  {text}\n  {' ' * (column - 1)}^"
+        elif column is not None:
+            message = f"{message} (column {column})"
+        super().__init__(message)
+
+
+def _sigmoid(a):
+    return 1 / (1 + sympy.exp(-a))
+
+
+def _softplus(a):
+    return sympy.log(1 + sympy.exp(a))
+
+
+def _math_sigmoid(v):
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def _math_softplus(v):
+    return math.log1p(math.exp(v))
+
+
+#: name -> (sympy builder, float evaluator for constant arguments, grows like an exponential)
+FUNCTIONS: dict[str, tuple] = {
+    "sin": (sympy.sin, math.sin, False),
+    "cos": (sympy.cos, math.cos, False),
+    "tan": (sympy.tan, math.tan, False),
+    "exp": (sympy.exp, math.exp, True),
+    "log": (sympy.log, math.log, False),
+    "ln": (sympy.log, math.log, False),
+    "sqrt": (sympy.sqrt, math.sqrt, False),
+    "abs": (sympy.Abs, abs, False),
+    "tanh": (sympy.tanh, math.tanh, False),
+    "sinh": (sympy.sinh, math.sinh, True),
+    "cosh": (sympy.cosh, math.cosh, True),
+    "arctan": (sympy.atan, math.atan, False),
+    "atan": (sympy.atan, math.atan, False),
+    "arcsin": (sympy.asin, math.asin, False),
+    "asin": (sympy.asin, math.asin, False),
+    "arccos": (sympy.acos, math.acos, False),
+    "acos": (sympy.acos, math.acos, False),
+    "sigmoid": (_sigmoid, _math_sigmoid, False),
+    "softplus": (_softplus, _math_softplus, True),
+}
+
+CONSTANTS = {"pi": (sympy.pi, math.pi), "e": (sympy.E, math.e)}
+
+X = sympy.Symbol("x", real=True)
+Y = sympy.Symbol("y", real=True)
+XY_VARIABLES = {"x": X, "y": Y}
+
+# Students paste formulas from documents; these look like the ASCII operators.
+_LOOKALIKES = str.maketrans({"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/"})
+
+_TOKEN = re.compile(
+    r"""(?P<space>[ \t]+)
+      | (?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<op>\*\*|[-+*/^()])""",
+    re.VERBOSE | re.ASCII,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "num", "name", "op" or "end"
+    text: str
+    column: int  # 1-based
+
+
+def tokenize(text: str) -> list[Token]:
+    """Return the tokens of ``text`` followed by an ``end`` token, or raise FormulaError."""
+    tokens = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            ch = text[pos]
+            hint = ""
+            if ch == ",":
+                hint = "; functions take one argument and decimals use a point, like 0.5"
+            elif ch in "[]{}":
+                hint = "; use round brackets ( )"
+            elif ch == ".":
+                hint = "; a point must be part of a number, like 0.5"
+            raise FormulaError(f"unexpected character {ch!r}{hint}", text, pos + 1)
+        if m.lastgroup != "space":
+            tokens.append(Token(m.lastgroup, m.group(), pos + 1))
+        pos = m.end()
+    tokens.append(Token("end", "", len(text) + 1))
+    return tokens
+
+
+# -- syntax tree ---------------------------------------------------------------
+# Nodes are tuples (kind, column, ...): ("num", col, Fraction), ("var", col, name),
+# ("const", col, name), ("neg", col, a), ("bin", col, op, a, b), ("call", col, name, a).
+
+
+class _Parser:
+    def __init__(self, text: str, variables: dict):
+        self.text = text
+        self.variables = variables
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.depth = 0
+        self.nodes = 0
+
+    def error(self, message: str, column: int):
+        raise FormulaError(message, self.text, column)
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def advance(self) -> Token:
+        t = self.tokens[self.i]
+        self.i += 1
+        return t
+
+    def node(self, *parts):
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.error(f"the formula is too long (more than {MAX_NODES} numbers, names and operations)", parts[1])
+        return parts
+
+    def enter(self, column: int):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.error(f"the formula is nested too deeply (more than {MAX_DEPTH} levels)", column)
+
+    def parse(self):
+        if self.tok.kind == "end":
+            self.error("the formula is empty; try something like x^2 + 3*y^2", 1)
+        tree = self.sum()
+        if self.tok.kind != "end":
+            t = self.tok
+            if t.text == ")":
+                self.error("this ')' has no matching '('", t.column)
+            self.error(f"unexpected {t.text!r}", t.column)
+        return tree
+
+    def sum(self):
+        left = self.product()
+        while self.tok.text in ("+", "-"):
+            op = self.advance()
+            right = self.product()
+            left = self.node("bin", op.column, op.text, left, right)
+        return left
+
+    def product(self):
+        left = self.signed()
+        while True:
+            t = self.tok
+            if t.text in ("*", "/"):
+                self.advance()
+                right = self.signed()
+                left = self.node("bin", t.column, t.text, left, right)
+            elif t.kind == "name" or t.text == "(":
+                right = self.power()
+                left = self.node("bin", t.column, "*", left, right)
+            elif t.kind == "num":
+                self.error(f"a number cannot follow directly here; write * (multiply) or ^ (power) before {t.text}",
+                           t.column)
+            else:
+                return left
+
+    def signed(self):
+        t = self.tok
+        if t.text in ("-", "+"):
+            self.enter(t.column)
+            self.advance()
+            operand = self.signed()
+            self.depth -= 1
+            return self.node("neg", t.column, operand) if t.text == "-" else operand
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        t = self.tok
+        if t.text in ("^", "**"):
+            self.enter(t.column)
+            self.advance()
+            exponent = self.signed()
+            self.depth -= 1
+            return self.node("bin", t.column, "^", base, exponent)
+        return base
+
+    def atom(self):
+        t = self.tok
+        if t.kind == "num":
+            self.advance()
+            return self.node("num", t.column, self.number(t))
+        if t.kind == "name":
+            self.advance()
+            return self.name(t)
+        if t.text == "(":
+            self.enter(t.column)
+            self.advance()
+            inner = self.sum()
+            self.close(t)
+            self.depth -= 1
+            return inner
+        if t.kind == "end":
+            self.error("the formula ends too early; something is missing after the last operator", t.column)
+        if t.text == ")":
+            self.error("')' here closes nothing, or something is missing before it", t.column)
+        self.error(f"expected a number, x, y or '(' here, not {t.text!r}", t.column)
+
+    def close(self, opening: Token):
+        if self.tok.text != ")":
+            self.error("this '(' is never closed", opening.column)
+        self.advance()
+
+    def number(self, t: Token) -> Fraction:
+        mantissa, _, exponent = t.text.lower().partition("e")
+        if len(exponent.lstrip("+-")) > 3:
+            self.error(f"the number {t.text} is too large or too small", t.column)
+        value = Fraction(t.text)
+        if abs(value) > MAX_LITERAL:
+            self.error(f"the number {t.text} is too large (at most {MAX_LITERAL:g})", t.column)
+        if value != 0 and float(value) == 0.0:
+            self.error(f"the number {t.text} is too small to represent", t.column)
+        return value
+
+    def name(self, t: Token):
+        word = t.text
+        if word in FUNCTIONS:
+            if self.tok.text != "(":
+                self.error(f"{word} needs its argument in brackets, like {word}(x)", self.tok.column)
+            opening = self.tok
+            self.enter(opening.column)
+            self.advance()
+            if self.tok.text == ")":
+                self.error(f"{word}() needs an argument inside the brackets", self.tok.column)
+            arg = self.sum()
+            self.close(opening)
+            self.depth -= 1
+            return self.node("call", t.column, word, arg)
+        if word in self.variables:
+            return self.node("var", t.column, word)
+        if word in CONSTANTS:
+            return self.node("const", t.column, word)
+        # "xy" is unambiguous when every letter is a one-letter variable: read it as x*y.
+        if all(ch in self.variables for ch in word):
+            tree = self.node("var", t.column, word[0])
+            for k, ch in enumerate(word[1:], start=1):
+                tree = self.node("bin", t.column + k, "*", tree, self.node("var", t.column + k, ch))
+            return tree
+        known = ", ".join(list(self.variables) + list(CONSTANTS))
+        self.error(
+            f"unknown name {word!r}; you can use {known} and the functions {', '.join(FUNCTIONS)}",
+            t.column,
+        )
+
+
+# -- checking and building sympy -------------------------------------------------
+
+
+class _Built(NamedTuple):
+    expr: sympy.Expr
+    value: float | None  # the float value of a constant, None when x or y appears
+    growth: int  # exponentials nested inside each other
+    degree: float  # the highest power of a variable once products and powers are multiplied out
+
+
+class _Builder:
+    """Turn a checked syntax tree into sympy, refusing what would hang, overflow or be complex.
+
+    Every check happens before the sympy object is made, because sympy itself
+    multiplies out nested powers such as ((2x)^100)^100 exactly, which for a
+    few more levels would not finish.
+    """
+
+    def __init__(self, text: str, variables: dict):
+        self.text = text
+        self.variables = variables
+
+    def error(self, message: str, column: int):
+        raise FormulaError(message, self.text, column)
+
+    def constant(self, compute, column: int, what: str) -> float:
+        """Return ``compute()`` as a finite real float, or reject the formula at ``column``."""
+        try:
+            v = compute()
+        except (OverflowError, ZeroDivisionError, ValueError):
+            v = None
+        if isinstance(v, complex) or v is None or not math.isfinite(v):
+            self.error(f"{what} is not a finite real number", column)
+        return v
+
+    def check(self, growth: int, degree: float, column: int, what: str) -> None:
+        if growth > MAX_EXP_NESTING:
+            self.error(
+                f"{what} puts {growth} exponentials inside each other, which overflows every computer "
+                f"number; at most {MAX_EXP_NESTING} are allowed",
+                column,
+            )
+        if degree > MAX_EXPONENT:
+            self.error(
+                f"{what} raises x or y to a power of {degree:g} once multiplied out; "
+                f"powers must stay at most {MAX_EXPONENT}",
+                column,
+            )
+
+    def build(self, node) -> _Built:
+        """Return the sympy expression of ``node`` with its constant value, exponential nesting and degree."""
+        kind, col = node[0], node[1]
+        if kind == "num":
+            v = node[2]
+            expr = sympy.Integer(v.numerator) if v.denominator == 1 else sympy.Rational(v.numerator, v.denominator)
+            return _Built(expr, float(v), 0, 0)
+        if kind == "var":
+            return _Built(self.variables[node[2]], None, 0, 1)
+        if kind == "const":
+            expr, value = CONSTANTS[node[2]]
+            return _Built(expr, value, 0, 0)
+        if kind == "neg":
+            a = self.build(node[2])
+            return _Built(-a.expr, None if a.value is None else -a.value, a.growth, a.degree)
+        if kind == "call":
+            return self.call(node[2], self.build(node[3]), col)
+        op = node[2]
+        a = self.build(node[3])
+        b = self.build(node[4])
+        if op == "^":
+            return self.power(a, b, col)
+        both = a.value is not None and b.value is not None
+        growth = max(a.growth, b.growth)
+        if op in "+-":
+            degree = max(a.degree, b.degree)
+        else:
+            # x^60 * x^60 is x^120 to sympy, and 1/x^60 / x^60 is x^-120
+            degree = a.degree + b.degree
+        self.check(growth, degree, col, "this product" if op in "*/" else "this sum")
+        if op == "+":
+            value = self.constant(lambda: a.value + b.value, col, "this sum") if both else None
+            return _Built(a.expr + b.expr, value, growth, degree)
+        if op == "-":
+            value = self.constant(lambda: a.value - b.value, col, "this difference") if both else None
+            return _Built(a.expr - b.expr, value, growth, degree)
+        if op == "*":
+            value = self.constant(lambda: a.value * b.value, col, "this product") if both else None
+            return _Built(a.expr * b.expr, value, growth, degree)
+        if b.value == 0:
+            self.error("division by zero", col)
+        value = self.constant(lambda: a.value / b.value, col, "this quotient") if both else None
+        return _Built(a.expr / b.expr, value, growth, degree)
+
+    def call(self, fname: str, a: _Built, col: int) -> _Built:
+        make, evaluate, grows = FUNCTIONS[fname]
+        if a.value is not None:
+            value = self.constant(lambda: evaluate(a.value), col, f"{fname}({a.value:g})")
+            return _Built(make(a.expr), value, a.growth, 0)
+        growth = a.growth + (1 if grows else 0)
+        self.check(growth, 1, col, fname)
+        # a function's value is a new base: sin(x^50)^2 multiplies nothing out
+        return _Built(make(a.expr), None, growth, 1)
+
+    def power(self, a: _Built, b: _Built, col: int) -> _Built:
+        if b.value is None:
+            if a.value is None or a.value <= 0:
+                self.error(
+                    "an exponent containing a variable needs a positive number as its base, like e^x or 2^x",
+                    col,
+                )
+            growth = max(a.growth, b.growth + 1)
+            self.check(growth, 1, col, "this power")
+            return _Built(a.expr**b.expr, None, growth, 1)
+        if abs(b.value) > MAX_EXPONENT:
+            self.error(
+                f"the exponent {b.value:g} is too large; exponents must be between -{MAX_EXPONENT} and {MAX_EXPONENT}",
+                col,
+            )
+        if a.value is not None:
+            if a.value == 0 and b.value < 0:
+                self.error("zero to a negative power is a division by zero", col)
+            value = self.constant(lambda: a.value**b.value, col, f"{a.value:g}^{b.value:g}")
+            return _Built(a.expr**b.expr, value, a.growth, 0)
+        degree = a.degree * abs(b.value)
+        self.check(a.growth, degree, col, "this power")
+        return _Built(a.expr**b.expr, None, a.growth, degree)
+
+
+def parse_tree(text: str, variables: dict | None = None):
+    """Return the checked syntax tree of ``text`` (nested tuples), or raise FormulaError."""
+    variables = XY_VARIABLES if variables is None else variables
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise FormulaError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH} are allowed")
+    if "\n" in text or "\r" in text:
+        raise FormulaError("write the formula on one line")
+    return _Parser(text.translate(_LOOKALIKES), variables).parse()
+
+
+def parse_formula(text: str, variables: dict | None = None) -> sympy.Expr:
+    """Return the sympy expression that ``text`` describes, or raise FormulaError.
+
+    ``variables`` maps the names allowed in the text to sympy symbols; the
+    default is ``x`` and ``y`` (real symbols ``X`` and ``Y``).
+    """
+    variables = XY_VARIABLES if variables is None else variables
+    tree = parse_tree(text, variables)
+    clean = text.translate(_LOOKALIKES)
+    expr = _Builder(clean, variables).build(tree).expr
+    if expr.has(sympy.I, sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise FormulaError("the formula is not a real number everywhere it is defined (it contains an "
+                           "imaginary or infinite constant, e.g. a division by zero)", clean)
+    for p in expr.atoms(sympy.Pow):
+        if p.exp.is_Number and abs(p.exp) > MAX_EXPONENT:
+            raise FormulaError(
+                f"the formula simplifies to a power {p.exp} higher than {MAX_EXPONENT}; use smaller exponents"
+            )
+    return expr
+
+
+def node_count(expr: sympy.Basic) -> int:
+    """Return the number of nodes in a sympy expression tree."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+__all__ = [
+    "FormulaError", "SurfaceError", "FUNCTIONS", "CONSTANTS", "X", "Y", "XY_VARIABLES",
+    "MAX_LENGTH", "MAX_DEPTH", "MAX_NODES", "MAX_EXPONENT", "MAX_EXP_NESTING",
+    "tokenize", "parse_tree", "parse_formula", "node_count",
+]

@@ -1,0 +1,240 @@
+"""Trajectories of an optimizer on a surface, driven only through the optimizer's public interface.
+
+One start runs on Python floats: the gradient is a ``math``-module function
+of two floats and ``optimizer.update`` is called per coordinate, which costs a
+few microseconds a step. A batch of starts runs as NumPy arrays, one
+``optimizer.update`` per step on the whole (N, 2) array.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .batches import minibatches
+from .formula import SurfaceError
+from .surface import Surface
+
+MAX_STEPS = 20_000
+MAX_STARTS = 40_000
+#: steps x starts, which bounds the memory of the recorded paths (16 bytes per point and step)
+MAX_POINTS = 10_000_000
+#: a coordinate whose magnitude exceeds this has left any window worth drawing
+DIVERGENCE_LIMIT = 1e6
+
+
+class TraceError(SurfaceError):
+    """A trajectory request that cannot be run (bad steps, start, noise or batch size)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """One optimizer's run: ``path`` (steps+1, 2) start first, ``loss`` (steps+1,), ``lr`` (steps,).
+
+    For a batch of N starts ``path`` is (steps+1, N, 2), ``loss`` (steps+1, N)
+    and ``diverged_at`` a list of N entries. ``diverged_at`` is the first
+    index t of ``path`` whose point has a coordinate that is not finite or
+    whose magnitude exceeds ``DIVERGENCE_LIMIT`` (1e6), or whose loss is not
+    finite; ``path[t:]`` and ``loss[t:]`` are then NaN. It is None for a run
+    that stayed sane. ``lr[t-1]`` is the learning rate the optimizer used at
+    step t. ``loss`` is always the full loss, even when steps used
+    mini-batches. Arrays are read-only.
+    """
+
+    path: np.ndarray
+    loss: np.ndarray
+    diverged_at: int | None | list[int | None]
+    lr: np.ndarray
+
+
+def _check_count(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TraceError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise TraceError(f"{name} must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def _check_start(start) -> np.ndarray:
+    try:
+        p = np.array(start, dtype=float)
+    except (TypeError, ValueError):
+        raise TraceError(f"the start must be a point (x, y) or a list of points, got {start!r}") from None
+    if p.shape == (2,) or (p.ndim == 2 and p.shape[1] == 2 and p.shape[0] >= 1):
+        if not np.isfinite(p).all():
+            raise TraceError("start points must have finite coordinates")
+        return p
+    raise TraceError(f"the start must be a point (x, y) or an array of points of shape (N, 2), got shape {p.shape}")
+
+
+def _batch_stream(m: int, batch_size: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Return the example indices of each of ``steps`` steps, epoch after epoch of the article's sampler."""
+    out: list[np.ndarray] = []
+    while len(out) < steps:
+        out.extend(minibatches(m, batch_size, rng))
+    return out[:steps]
+
+
+def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, seed: int = 0,
+          batch_size: int | None = None) -> Trace:
+    """Return the Trace of ``optimizer`` run for ``steps`` steps on ``surface`` from ``start``.
+
+    ``optimizer`` is any object with ``reset``, ``init``, ``update`` and
+    ``lr_at`` (an ``optim.Optimizer``); it is reset first and never stepped
+    through anything else. ``start`` is a point (2,) or a batch (N, 2) run as
+    one vectorised computation.
+
+    ``noise`` is the standard deviation of Gaussian noise added to every
+    gradient coordinate, drawn from ``np.random.default_rng(seed)`` in order
+    step by step (for a batch, an (N, 2) draw per step). ``batch_size`` is for
+    surfaces that are means over data (``surface.stochastic``): each step then
+    uses the mean gradient of one mini-batch from ``surfaces.batches.minibatches``
+    (a fresh permutation per epoch, drawn from ``np.random.default_rng([seed, 1])``).
+    """
+    steps = _check_count(steps, "the number of steps", 0, MAX_STEPS)
+    p0 = _check_start(start)
+    try:
+        noise = float(noise)
+    except (TypeError, ValueError):
+        raise TraceError(f"the gradient noise must be a number, got {noise!r}") from None
+    if not (math.isfinite(noise) and noise >= 0):
+        raise TraceError(f"the gradient noise must be zero or positive, got {noise}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TraceError(f"the seed must be a whole number >= 0, got {seed!r}")
+    batches = None
+    if batch_size is not None:
+        if not getattr(surface, "stochastic", False):
+            raise TraceError(
+                f"the {surface.title} surface is a fixed formula, not a mean over examples, so it has no "
+                "mini-batches; use gradient noise instead, or pick a data surface"
+            )
+        batch_size = _check_count(batch_size, "the batch size", 1, surface.n_examples)
+        batches = _batch_stream(surface.n_examples, batch_size, steps, np.random.default_rng([seed, 1]))
+    n = 1 if p0.ndim == 1 else len(p0)
+    _check_count(n, "the number of start points", 1, MAX_STARTS)
+    if (steps + 1) * n > MAX_POINTS:
+        raise TraceError(
+            f"{n} starts x {steps} steps is too much to record; keep starts x steps under {MAX_POINTS:,}"
+        )
+
+    optimizer.reset()
+    lr = np.array([optimizer.lr_at(t) for t in range(1, steps + 1)], dtype=float)
+    rng = np.random.default_rng(seed)
+    g = surface.float_grad
+    if p0.ndim == 1 and g is not None and batches is None:
+        path, diverged = _run_floats(g, optimizer, p0, lr.tolist(), rng.normal(0.0, noise, (steps, 2)) if noise else None)
+        path = path[:, None, :]
+        diverged = [diverged]
+    else:
+        path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches)
+
+    loss = _full_loss(surface, path)
+    bad = ~np.isfinite(loss)
+    for i in np.flatnonzero(bad.any(axis=0)):
+        first_bad = int(np.argmax(bad[:, i]))
+        if diverged[i] is None or first_bad < diverged[i]:
+            diverged[i] = first_bad
+    for i, d in enumerate(diverged):
+        if d is not None:
+            path[d:, i] = np.nan
+            loss[d:, i] = np.nan
+    if p0.ndim == 1:
+        path, loss, diverged = path[:, 0, :], loss[:, 0], diverged[0]
+    for a in (path, loss, lr):
+        a.flags.writeable = False
+    return Trace(path=path, loss=loss, diverged_at=diverged, lr=lr)
+
+
+def _full_loss(surface: Surface, path: np.ndarray) -> np.ndarray:
+    """Return ``surface.loss(path)``, computed in slices so a mean over examples never holds more than a few million values."""
+    per_row = path.shape[1] * (getattr(surface, "n_examples", None) or 1)
+    rows = max(1, 2_000_000 // per_row)
+    loss = np.empty(path.shape[:2])
+    for a in range(0, len(path), rows):
+        loss[a:a + rows] = surface.loss(path[a:a + rows])
+    return loss
+
+
+def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[np.ndarray, int | None]:
+    """Return the (steps+1, 2) path of one start on Python floats and the index where it diverged, or None."""
+    update = optimizer.update
+    px, py = float(p0[0]), float(p0[1])
+    sx, sy = optimizer.init(px), optimizer.init(py)
+    xs, ys = [px], [py]
+    steps = len(lrs)
+    nx, ny = ([0.0] * steps, [0.0] * steps) if noise is None else (noise[:, 0].tolist(), noise[:, 1].tolist())
+    lim = DIVERGENCE_LIMIT
+    diverged = None
+    t = 0
+    gx = gy = 0.0
+    try:
+        for t in range(1, steps + 1):
+            lr = lrs[t - 1]
+            gx, gy = g(px, py)
+            dx, sx = update(gx + nx[t - 1], sx, px, lr, t)
+            dy, sy = update(gy + ny[t - 1], sy, py, lr, t)
+            px = px - dx
+            py = py - dy
+            if not (-lim <= px <= lim and -lim <= py <= lim):  # NaN fails both comparisons
+                diverged = t
+                break
+            xs.append(px)
+            ys.append(py)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        diverged = t
+    except TypeError:
+        # a fractional power of a negative number is complex, which cannot be compared with the limit
+        if not any(isinstance(v, complex) for v in (px, py, gx, gy)):
+            raise
+        diverged = t
+    path = np.full((steps + 1, 2), np.nan)
+    k = len(xs)
+    path[:k, 0] = xs
+    path[:k, 1] = ys
+    return path, diverged
+
+
+def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], noise: float,
+                rng: np.random.Generator, batches) -> tuple[np.ndarray, list[int | None]]:
+    """Return the (steps+1, N, 2) paths of N starts and, per start, the index where it diverged or None.
+
+    Diverged starts are dropped from the working arrays (and from every
+    per-start state array), so their NaNs cannot reach the others.
+    """
+    n = len(p0)
+    steps = len(lrs)
+    path = np.full((steps + 1, n, 2), np.nan)
+    path[0] = p0
+    diverged: list[int | None] = [None] * n
+    alive = np.arange(n)
+    p = p0.copy()
+    state = optimizer.init(p)
+    lim = DIVERGENCE_LIMIT
+    with np.errstate(all="ignore"):
+        for t in range(1, steps + 1):
+            grad = surface.grad(p) if batches is None else surface.grad(p, batches[t - 1])
+            if noise:
+                grad += rng.normal(0.0, noise, (n, 2))[alive]
+            delta, state = optimizer.update(grad, state, p, lrs[t - 1], t)
+            p = p - delta
+            # one reduction per step in the common case; NaN fails the comparison and takes the slow branch
+            if not np.abs(p).max() <= lim:
+                ok = (np.abs(p) <= lim).all(axis=1)
+                for i in alive[~ok]:
+                    diverged[i] = t
+                alive = alive[ok]
+                p = p[ok]
+                state = tuple(s[ok] if isinstance(s, np.ndarray) and s.shape[:1] == ok.shape else s
+                              for s in state)
+                if len(alive) == 0:
+                    break
+            if len(alive) == n:
+                path[t] = p
+            else:
+                path[t, alive] = p
+    return path, diverged
+
+
+__all__ = ["Trace", "TraceError", "trace", "MAX_STEPS", "MAX_STARTS", "MAX_POINTS", "DIVERGENCE_LIMIT"]
