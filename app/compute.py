@@ -130,7 +130,7 @@ def results(race: Race) -> list[dict]:
         rows.append({
             "optimizer": run.label,
             "final loss": final_loss,
-            "reached a minimum at step": int(hit[0]) if hit.size else "never",
+            "reached a minimum at step": str(int(hit[0])) if hit.size else "never",
             "distance to nearest minimum": float(dist[last]) if last >= 0 and math.isfinite(dist[last]) else None,
             "diverged": f"diverged at step {div}" if div is not None else "no",
         })

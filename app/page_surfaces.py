@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlencode
+
 import streamlit as st
 
 import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 
-from . import compute, plots
+from . import compute, export, plots, presets
 from .controls import racer_controls
 from .race_component import race_view
 from .scene import LIMITS, Scene, SceneError
@@ -97,12 +100,25 @@ def _init_state() -> None:
     load_scene_into_state(scene)
     st.session_state["link_notes"] = notes
     st.session_state["last_good"] = scene
+    st.session_state["presenter"] = st.query_params.get("present") == "1"
 
 
 # -- controls -----------------------------------------------------------------------
 
+def _on_preset() -> None:
+    name = st.session_state.get("preset")
+    if name:
+        load_scene_into_state(presets.get(name))
+        st.session_state["lesson"] = presets.get(name)
+
+
 def _controls() -> None:
     sb = st.sidebar
+    sb.toggle("Presenter mode", key="presenter",
+              help="hide the controls, enlarge the plot and fonts; keys: space play/pause, ← → step, Home restart")
+    sb.selectbox("Preset", [None, *presets.presets()], key="preset", on_change=_on_preset,
+                 format_func=lambda n: "Choose a lesson..." if n is None else presets.presets()[n].title,
+                 help="a prepared scene with a one-line lesson")
     sb.header("Scene")
     sb.selectbox("Surface", [*surfaces.CATALOGUE, CUSTOM], key="surface", format_func=_surface_title,
                  on_change=_on_surface_change)
@@ -163,6 +179,13 @@ def _rules(scene: Scene) -> None:
             st.latex(SCHEDULES[r.schedule].latex)
 
 
+PRESENTER_CSS = (Path(__file__).parent / "static" / "presenter.css").read_text()
+
+
+def _exit_presenter() -> None:
+    st.session_state["presenter"] = False
+
+
 def render() -> None:
     """Draw the surfaces panel."""
     _init_state()
@@ -170,6 +193,10 @@ def render() -> None:
     if pending is not None:
         st.session_state["start_x"], st.session_state["start_y"] = float(pending[0]), float(pending[1])
     _controls()
+    presenter = bool(st.session_state.get("presenter"))
+    if presenter:
+        st.html(f"<style>{PRESENTER_CSS}</style>")
+        st.button("Leave presenter mode", key="leave_presenter", on_click=_exit_presenter)
     for note in st.session_state.pop("link_notes", []):
         st.warning(note)
 
@@ -184,19 +211,27 @@ def render() -> None:
         payload, rows = cached_view(scene)
 
     surf = compute.load_surface(scene.surface, scene.formula)
-    st.markdown(f"### {surf.title}")
-    lesson = getattr(surf, "lesson", "")
+    preset = st.session_state.get("lesson")
+    if preset is not None and not preset.same_picture(scene):
+        st.session_state["lesson"] = preset = None
+    st.markdown(f"### {preset.title if preset else surf.title}")
+    lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     st.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
 
-    click = race_view(payload, key="race")
+    click = race_view({**payload, "presenter": presenter}, key="race", height=720 if presenter else 620)
     if click is not None:
         st.session_state["_pending_start"] = click
         st.rerun()
 
-    if scene.to_query() != _query_dict_flat():
-        st.query_params.from_dict(scene.to_query())
+    query = scene.to_query()
+    if presenter:
+        query["present"] = "1"
+    if query != _query_dict_flat():
+        st.query_params.from_dict(query)
+    if presenter:
+        return
 
-    tab_results, tab_rules, tab_3d = st.tabs(["Results", "Update rules", "3-D view"])
+    tab_results, tab_rules, tab_3d, tab_share = st.tabs(["Results", "Update rules", "3-D view", "Share & export"])
     with tab_results:
         st.dataframe(rows, hide_index=True, width="stretch")
         st.caption(f"Reaching a minimum means coming within {compute.tolerance(scene, surf):.3g} "
@@ -208,6 +243,41 @@ def render() -> None:
         elev = c1.slider("elevation (°)", 0, 90, 35, key="elev")
         azim = c2.slider("azimuth (°)", -180, 180, -60, key="azim")
         st.image(cached_3d(scene, float(elev), float(azim)), width="content")
+    with tab_share:
+        _share(scene)
+
+
+def _share(scene: Scene) -> None:
+    base = (st.context.url or "").split("?")[0]
+    st.markdown("**Link to exactly this scene** (copy it with the button at the right of the box):")
+    st.code(f"{base}?{urlencode(scene.to_query(), doseq=True)}", language=None)
+    race = cached_race(scene)
+    c1, c2 = st.columns(2)
+    c1.download_button("Trajectories (CSV)", export.race_csv(race), file_name="descent-trajectories.csv",
+                       mime="text/csv", key="dl_csv", on_click="ignore")
+    c2.download_button("Still picture (PNG)", _png(scene), file_name="descent-race.png", mime="image/png",
+                       key="dl_png", on_click="ignore")
+    c1, c2 = st.columns(2)
+    for col, fmt in ((c1, "gif"), (c2, "mp4")):
+        if col.button(f"Prepare animation ({fmt.upper()})", key=f"make_{fmt}"):
+            bar = col.progress(0.0, text="drawing frames...")
+            frames = export.render_frames(race, 120, progress=lambda f, b=bar: b.progress(f, text="drawing frames..."))
+            bar.progress(1.0, text="encoding...")
+            data = export.gif_bytes(frames) if fmt == "gif" else export.mp4_bytes(frames)
+            st.session_state[f"anim_{fmt}"] = (scene, data)
+            bar.empty()
+        ready = st.session_state.get(f"anim_{fmt}")
+        if ready and ready[0] == scene:
+            col.download_button(f"Download {fmt.upper()} ({len(ready[1]) / 1024:.0f} KB)", ready[1],
+                                file_name=f"descent-race.{fmt}", mime="image/gif" if fmt == "gif" else "video/mp4",
+                                key=f"dl_{fmt}", on_click="ignore")
+    st.caption("The same files from a terminal: `python -m app render --link \"<link>\" --out race.gif` "
+               "(see `python -m app --help`).")
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def _png(scene: Scene) -> bytes:
+    return export.png_bytes(cached_race(scene))
 
 
 def _query_dict_flat() -> dict:

@@ -65,6 +65,13 @@ class Racer:
         given = dict(self.hp)
         return {h.name: given.get(h.name, h.default) for h in cls.hyperparameters}
 
+    def normalized(self) -> Racer:
+        """Return the same racer with every hyperparameter written out, defaults included."""
+        sched = SCHEDULES.get(self.schedule)
+        given = dict(self.schedule_hp)
+        shp = tuple((h.name, given.get(h.name, h.default)) for h in sched.hyperparameters) if sched else self.schedule_hp
+        return replace(self, hp=tuple(self.values().items()), schedule_hp=shp)
+
     def label(self) -> str:
         """Return a short legend label such as ``Adam (lr=0.01)``."""
         cls = OPTIMIZERS.get(self.optimizer)
@@ -195,6 +202,12 @@ class Scene:
                 raise SceneError(f"unknown optimizer {r.optimizer!r}") from None
         return self
 
+    def same_picture(self, other: Scene) -> bool:
+        """Return True when both scenes draw the same race (defaults written out or not)."""
+        def norm(sc):
+            return replace(sc, racers=tuple(r.normalized() for r in sc.racers))
+        return norm(self) == norm(other)
+
     def with_(self, **changes) -> Scene:
         """Return a copy with some fields changed."""
         return replace(self, **changes)
@@ -243,9 +256,17 @@ class Scene:
                 return
             try:
                 val = conv(raw)
-                cls.check(replace(d, **{name: val}, racers=d.racers))
+            except SceneError as e:
+                notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {e}")
+                return
+            except (ValueError, TypeError):
+                what = name.replace("_", " ")
+                notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {what} must be a number")
+                return
+            try:
+                cls.check(replace(d, **{name: val}))
                 changes[name] = val
-            except (SceneError, ValueError, TypeError) as e:
+            except SceneError as e:
                 notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {e}")
 
         surface = get("s")

@@ -1,0 +1,116 @@
+"""The Scene value: validation, the URL round trip, presets, hostile links."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app import presets
+from app.cli import scene_from_link
+from app.scene import LIMITS, PALETTE, Racer, Scene, SceneError
+
+
+def roundtrip(scene: Scene) -> tuple[Scene, list[str]]:
+    """Encode a scene as a real URL query string and decode it again."""
+    query = urlencode(scene.to_query(), doseq=True)
+    return Scene.from_query(parse_qs(query, keep_blank_values=True))
+
+
+def test_default_scene_survives_the_url():
+    back, notes = roundtrip(Scene())
+    assert notes == [] and back == Scene()
+
+
+def test_rich_scene_survives_the_url_unchanged():
+    scene = Scene(
+        surface="custom", formula="(1-x)^2 + 100(y-x^2)^2", window=((-2.5, 2.25), (-1.0, 3.125)),
+        racers=(Racer("momentum", (("lr", 0.0015), ("beta", 0.95), ("nesterov", True)), color="#D55E00"),
+                Racer("adam", (("lr", 0.05), ("beta1", 0.8), ("beta2", 0.999), ("eps", 1e-08)), "cosine",
+                      (("total_steps", 300), ("lr_min_ratio", 0.1)), "#0072B2")),
+        start=(-1.2, 1.0), more_starts=((0.5, 0.25), (-1.75, 2.0)), random_starts=3, steps=321, noise=0.35,
+        seed=42, n_seeds=2,
+    )
+    back, notes = roundtrip(scene.check())
+    assert notes == []
+    assert back == scene
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lr=st.floats(1e-5, 10, allow_nan=False), beta=st.floats(0, 0.999), steps=st.integers(1, 5000),
+    x=st.floats(-5, 5), y=st.floats(-5, 5), noise=st.floats(0, 100), seed=st.integers(0, 2**31 - 1),
+    name=st.sampled_from(["rosenbrock", "himmelblau", "ravine", "saddle"]),
+)
+def test_any_valid_scene_round_trips(lr, beta, steps, x, y, noise, seed, name):
+    scene = Scene(surface=name, racers=(Racer("momentum", (("lr", lr), ("beta", beta)), color=PALETTE[1]),),
+                  start=(x, y), steps=steps, noise=noise, seed=seed)
+    back, notes = roundtrip(scene)
+    assert notes == [] and back == scene
+
+
+@pytest.mark.parametrize("query, fragment", [
+    ("s=custom&f=__import__('os').system('ls')", "formula"),
+    ("s=custom&f=x.__class__", "formula"),
+    ("s=custom&f=9**9**9", "formula"),
+    ("s=custom&f=" + "(" * 500 + "x" + ")" * 500, "formula"),
+    ("s=nowhere", "no such surface"),
+    ("n=999999", "steps"),
+    ("n=abc", "steps"),
+    ("noise=nan", "noise"),
+    ("x0=1", "x0"),
+    ("w=1,0,0,1", "window"),
+    ("r=adam(lr=-1)", "lr"),
+    ("r=evil(lr=1)", "unknown optimizer"),
+    ("r=adam(lr=__import__)", "lr"),
+    ("r=adam(lr=0.1);DROP", "cannot read"),
+])
+def test_bad_or_hostile_links_fall_back_with_a_message(query, fragment):
+    scene, notes = Scene.from_query(parse_qs(query, keep_blank_values=True))
+    assert notes, query
+    assert any(fragment in n for n in notes), notes
+    scene.check()  # whatever came back can be drawn
+
+
+def test_one_bad_part_keeps_the_rest_of_the_link():
+    scene, notes = Scene.from_query(parse_qs("s=himmelblau&n=abc&seed=7", keep_blank_values=True))
+    assert scene.surface == "himmelblau" and scene.seed == 7 and scene.steps == Scene().steps
+    assert len(notes) == 1
+
+
+def test_check_names_the_problem():
+    with pytest.raises(SceneError, match="steps must be between 1 and 5000"):
+        Scene(steps=0).check()
+    with pytest.raises(SceneError, match="paths at once"):
+        Scene(random_starts=LIMITS["random_starts"][1], n_seeds=8).check()
+    with pytest.raises(SceneError, match="learning rate|lr"):
+        Scene(racers=(Racer("sgd", (("lr", 1e6),)),)).check()
+    with pytest.raises(SceneError, match="x min < x max"):
+        Scene(window=((1.0, 0.0), (0.0, 1.0))).check()
+
+
+def test_racer_text_form():
+    r = Racer.from_text("adam(lr=0.01,beta1=0.8)@step(step_size=10,gamma=0.5)#0072b2")
+    assert r == Racer("adam", (("lr", 0.01), ("beta1", 0.8)), "step", (("step_size", 10), ("gamma", 0.5)), "#0072B2")
+    assert Racer.from_text(r.to_text()) == r
+    assert r.make().lr_at(11) == pytest.approx(0.005)
+
+
+def test_every_preset_is_a_valid_scene_with_a_lesson():
+    ps = presets.presets()
+    assert len(ps) >= 7
+    for name in ("ravine", "rosenbrock_race", "saddle_escape", "rastrigin_traps", "himmelblau_basins",
+                 "lr_too_large", "noise_floor"):
+        scene = ps[name]
+        assert scene.title and scene.lesson
+        scene.check()
+        back, notes = roundtrip(scene)
+        assert notes == [] and back == scene
+
+
+def test_link_parsing_accepts_a_full_address():
+    scene, notes = scene_from_link("http://localhost:8501/surfaces?s=himmelblau&n=40&r=sgd(lr%3D0.01)")
+    assert notes == [] and scene.surface == "himmelblau" and scene.steps == 40
+    assert scene.racers == (Racer("sgd", (("lr", 0.01),)),)
