@@ -1,0 +1,399 @@
+"""The race animator in a real headless Chromium: drawing, playback, keys, and clicks back to Python.
+
+Drives ``tests/apps/race_demo.py`` (a synthetic race) through Streamlit. Where
+no Chromium is installed these tests are skipped, except under CI=true, where
+they fail. A screenshot of the component is saved to ``artifacts/race.png``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "tests" / "apps" / "race_demo.py"
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = shutil.which("chromium")
+READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+if CHROMIUM is None and os.environ.get("CI") != "true":
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+sys.path.insert(0, str(DEMO.parent))
+from race_demo import EXTENT, demo_payload  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+STEPS = 200  # the demo's default
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Return the base URL of the demo page served by a Streamlit subprocess."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("race") / "streamlit.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(DEMO),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit did not become healthy (exit code {proc.poll()}):\n{log_path.read_text()[-2000:]}"
+                )
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.fail(
+            "chromium is missing, and under CI=true the browser tests must run (apt-get install chromium)"
+        )
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            headless=True,
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_demo(server, browser):
+    """Return a function that opens the demo with query parameters and gives back the page."""
+    pages = []
+
+    def _open(query: str = "", width: int = 1400, height: int = 1000):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.errors = errors
+        pages.append(page)
+        page.goto(f"{server}/?{query}")
+        page.wait_for_selector(READY, timeout=60_000)
+        expect(page.locator("[data-testid='race-frame']")).to_have_text(
+            re.compile(r"step 0 / \d+"), timeout=30_000
+        )
+        return page
+
+    yield _open
+    for page in pages:
+        assert page.locator("[data-testid='stException']").count() == 0, "the demo page showed an exception"
+        assert page.errors == [], f"JavaScript errors: {page.errors}"
+        page.close()
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def frame(page) -> int:
+    return int(page.get_attribute("[data-testid='race-frame']", "data-frame"))
+
+
+def playing(page) -> bool:
+    return page.get_attribute("[data-testid='race-frame']", "data-playing") == "true"
+
+
+def wait_until(predicate, what: str, timeout: float = 20.0):
+    """Poll ``predicate`` until true; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{what} did not happen within {timeout:g} s")
+
+
+def scrub_to(page, k: int):
+    page.locator("[data-testid='race-scrub']").evaluate(
+        "(el, k) => { el.value = k; el.dispatchEvent(new Event('input', {bubbles: true})); }", k
+    )
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", str(k))
+
+
+def canvas_pixels(page, testid: str) -> np.ndarray:
+    """Return the RGBA pixels of one canvas layer, as drawn (transparent where nothing is)."""
+    url = page.locator(f"[data-testid='{testid}']").evaluate("(c) => c.toDataURL('image/png')")
+    raw = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGBA")).astype(int)
+
+
+def plot_rect(page) -> tuple[dict, dict]:
+    """Return (bounding box of the map's top layer in page pixels, the plot's rectangle inside it)."""
+    top = page.locator("[data-testid='race-map-top']")
+    rect = {k: float(top.get_attribute(f"data-plot-{k}")) for k in ("left", "top", "width", "height")}
+    return top.bounding_box(), rect
+
+
+# -- tests -----------------------------------------------------------------------
+
+
+def test_map_and_loss_chart_are_drawn(open_demo):
+    page = open_demo()
+    # The contour image covers the plot, so the background is far from blank.
+    shot = page.locator("[data-testid='race-map']").screenshot()
+    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("L")).astype(float)
+    assert pixels.std() > 20, f"map looks blank (grey-level std {pixels.std():.1f})"
+    loss = np.asarray(
+        Image.open(io.BytesIO(page.locator("[data-testid='race-loss']").screenshot())).convert("L")
+    )
+    assert (loss < 200).mean() > 0.003, "loss chart has no axes or labels"
+
+    # The plot keeps the image's 800 x 600 aspect.
+    _, rect = plot_rect(page)
+    assert abs(rect["width"] / rect["height"] - 4 / 3) < 0.01
+
+    # The legend lists every racer with its label and a loss at step 0.
+    rows = page.locator("[data-testid='race-legend'] li")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("SGD")
+    expect(page.locator("[data-testid='race-title']")).to_have_text("Rosenbrock")
+
+    scrub_to(page, 120)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("[data-testid='race-root']").screenshot(path=str(ARTIFACTS / "race.png"))
+
+
+def test_play_advances_and_pause_stops(open_demo):
+    page = open_demo()
+    assert not playing(page)
+    before = canvas_pixels(page, "race-map-trail")
+    assert before[..., 3].max() == 0, "trail layer should be empty at step 0"
+
+    page.click("[data-testid='race-play']")
+    wait_until(lambda: frame(page) >= 10, "the frame counter advancing while playing")
+    assert playing(page)
+    fps = float(page.get_attribute("[data-testid='race-fps']", "data-fps"))
+    assert fps > 0, "the render loop reports no frame rate while playing"
+
+    page.click("[data-testid='race-play']")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "false")
+    stopped = frame(page)
+    page.wait_for_timeout(600)
+    assert frame(page) == stopped, "the frame moved after pause"
+    assert stopped < STEPS
+    assert page.locator("[data-testid='race-frame']").inner_text() == f"step {stopped} / {STEPS}"
+
+    # Playing drew coloured trails, in the racers' colours.
+    trail = canvas_pixels(page, "race-map-trail")
+    opaque = trail[trail[..., 3] == 255][:, :3]
+    for hex_color in ("#0072B2", "#D55E00"):
+        rgb = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(opaque - rgb).sum(axis=1) < 12).sum() > 20, f"no trail drawn in {hex_color}"
+
+
+def test_playback_stops_at_the_last_step(open_demo):
+    page = open_demo()
+    scrub_to(page, STEPS - 5)
+    page.click("[data-testid='race-play']")
+    wait_until(lambda: not playing(page), "playback stopping at the end")
+    assert frame(page) == STEPS
+    # Play at the end starts over.
+    page.click("[data-testid='race-play']")
+    wait_until(lambda: frame(page) < STEPS, "play at the end restarting")
+    page.click("[data-testid='race-play']")
+
+
+def test_step_buttons_move_one_frame(open_demo):
+    page = open_demo()
+    scrub_to(page, 50)
+    page.click("[data-testid='race-forward']")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "51")
+    page.click("[data-testid='race-back']")
+    page.click("[data-testid='race-back']")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "49")
+    scrub_to(page, 0)
+    page.click("[data-testid='race-back']")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "0")
+
+
+def test_scrubber_sets_the_frame_and_restart_plays_from_zero(open_demo):
+    page = open_demo()
+    scrub_to(page, 137)
+    expect(page.locator("[data-testid='race-frame']")).to_have_text(f"step 137 / {STEPS}")
+    assert page.locator("[data-testid='race-scrub']").get_attribute("max") == str(STEPS)
+    page.click("[data-testid='race-restart']")
+    wait_until(lambda: playing(page) and frame(page) < 137, "restart playing from step 0")
+    page.click("[data-testid='race-play']")
+
+
+def test_keyboard_shortcuts_when_focused(open_demo):
+    page = open_demo()
+    scrub_to(page, 20)
+    page.locator("[data-testid='race-root']").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "21")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "19")
+    page.keyboard.press("Space")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "true")
+    page.keyboard.press("Space")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "false")
+    # Space on a focused button toggles once, not twice (key and button click).
+    page.locator("[data-testid='race-forward']").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "true")
+    page.keyboard.press("Home")
+    wait_until(lambda: frame(page) < 15 and playing(page), "Home restarting playback")
+    page.keyboard.press("Space")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "false")
+
+
+def test_keys_work_page_wide_only_in_presenter_mode(open_demo):
+    page = open_demo()
+    page.locator("text=clicks 0").click()
+    page.keyboard.press("Space")
+    page.wait_for_timeout(300)
+    assert not playing(page), "space outside the component played without presenter mode"
+
+    page = open_demo("presenter=1")
+    page.locator("text=clicks 0").click()
+    page.keyboard.press("Space")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "true")
+    page.keyboard.press("Space")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "false")
+    paused_at = frame(page)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", str(paused_at + 1))
+
+
+def test_click_on_map_returns_data_coordinates_once(open_demo):
+    page = open_demo()
+    scrub_to(page, 40)
+    box, rect = plot_rect(page)
+    fx, fy = 0.25, 0.75
+    page.mouse.click(
+        box["x"] + rect["left"] + fx * rect["width"], box["y"] + rect["top"] + fy * rect["height"]
+    )
+    expect(page.get_by_text("clicks 1")).to_be_visible(timeout=20_000)
+    page.wait_for_selector(READY)
+    text = page.get_by_text(re.compile(r"^clicked ")).inner_text()
+    x, y = (float(v) for v in text.split()[1:3])
+    x0, x1, y0, y1 = EXTENT
+    want_x, want_y = x0 + fx * (x1 - x0), y1 - fy * (y1 - y0)
+    pixel = (x1 - x0) / rect["width"]
+    assert abs(x - want_x) <= 1.5 * pixel and abs(y - want_y) <= 1.5 * pixel, (x, y, want_x, want_y)
+
+    # The rerun that delivered the click kept the playback position.
+    assert frame(page) == 40
+    # A click outside the plot (on the axis labels) sends nothing.
+    page.mouse.click(box["x"] + rect["left"] / 2, box["y"] + rect["top"] + rect["height"] / 2)
+    # Another rerun (the log switch) does not deliver the same click again.
+    page.get_by_text("Log loss").click()
+    page.wait_for_selector(READY)
+    page.wait_for_timeout(500)
+    expect(page.get_by_text("clicks 1")).to_be_visible()
+
+
+def test_same_scene_keeps_position_and_a_new_scene_restarts(open_demo):
+    page = open_demo()
+    scrub_to(page, 80)
+    log = page.locator("[data-testid='race-log']")
+    assert not log.is_checked()
+    # Same scene_id, new payload (loss_log flips): position stays, the switch follows.
+    page.get_by_text("Log loss").click()
+    page.wait_for_selector(READY)
+    expect(log).to_be_checked()
+    assert frame(page) == 80
+    # New scene_id: back to step 0 with the new title.
+    page.get_by_role("button", name="New scene").click()
+    expect(page.locator("[data-testid='race-title']")).to_have_text("Rosenbrock, scene 1")
+    expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "0")
+
+
+def test_diverged_racer_is_marked_in_legend_and_on_map(open_demo):
+    page = open_demo()
+    diverged_at = demo_payload()["racers"][2]["diverged_at"][0]
+    assert diverged_at is not None and diverged_at < STEPS
+    last = page.locator("[data-testid='race-legend'] li").nth(2)
+    scrub_to(page, diverged_at - 1)
+    expect(last).not_to_contain_text("diverged")
+    top_before = canvas_pixels(page, "race-map-top")
+    scrub_to(page, diverged_at)
+    expect(last).to_contain_text(f"diverged at step {diverged_at}")
+    top = canvas_pixels(page, "race-map-top")
+    red = np.array([0xD7, 0x19, 0x1C])
+
+    def reds(px):
+        return ((np.abs(px[..., :3] - red).sum(axis=-1) < 30) & (px[..., 3] > 200)).sum()
+
+    assert reds(top) > 20 > reds(top_before), "no red cross where the path left"
+
+
+def test_log_scale_falls_back_to_linear_with_a_note(open_demo):
+    page = open_demo("offset=5")  # some losses are now negative
+    note = page.locator("[data-testid='race-loss-note']")
+    expect(note).to_be_hidden()
+    page.locator(".race-switch").click()
+    expect(note).to_contain_text("stays linear")
+
+    page = open_demo()
+    before = canvas_pixels(page, "race-loss-bg")
+    page.locator(".race-switch").click()
+    expect(page.locator("[data-testid='race-log']")).to_be_checked()
+    expect(page.locator("[data-testid='race-loss-note']")).to_be_hidden()
+    after = canvas_pixels(page, "race-loss-bg")
+    assert np.abs(after - before).sum() > 0, "switching to log scale did not redraw the axis"
+
+
+def test_narrow_container_stacks_and_still_fits_the_plot(open_demo):
+    page = open_demo("layout=centered", width=800, height=1600)
+    root = page.locator("[data-testid='race-root']")
+    assert "narrow" in root.get_attribute("class")
+    map_box = page.locator("[data-testid='race-map']").bounding_box()
+    loss_box = page.locator("[data-testid='race-loss']").bounding_box()
+    assert loss_box["y"] >= map_box["y"] + map_box["height"], "loss chart should sit below the map"
+    assert map_box["width"] <= root.bounding_box()["width"] + 1
