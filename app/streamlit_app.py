@@ -10,13 +10,12 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import page_mlp, page_surfaces  # noqa: E402
 
 st.set_page_config(page_title="Descent: optimizers racing", page_icon=":material/landscape:", layout="wide")
 
 nav = st.navigation([
-    st.Page(page_surfaces.render, title="Loss surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
-    st.Page(page_mlp.render, title="MLP classifier", icon=":material/hub:", url_path="mlp"),
+    st.Page("views/surfaces.py", title="Loss surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
+    st.Page("views/mlp.py", title="MLP classifier", icon=":material/hub:", url_path="mlp"),
 ])
 st.title("Descent: how optimizers find their way down")
 nav.run()
