@@ -48,6 +48,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 __all__ = [
     "Element",
+    "HttpPool",
     "HttpResponse",
     "ProtocolError",
     "RunResult",
@@ -105,19 +106,73 @@ class HttpResponse:
         return [v for k, v in self.headers if k.lower() == name]
 
 
-def _dechunk(data: bytes) -> bytes:
-    out = bytearray()
-    pos = 0
-    while True:
-        eol = data.find(b"\r\n", pos)
-        if eol < 0:
-            raise ProtocolError("truncated chunked body")
-        size = int(data[pos:eol].split(b";")[0].strip() or b"0", 16)
-        pos = eol + 2
-        if size == 0:
-            return bytes(out)
-        out += data[pos : pos + size]
-        pos += size + 2
+async def _read_response(reader: asyncio.StreamReader, method: str, max_bytes: int) -> tuple[HttpResponse, bool]:
+    """Read one response; returns it and whether the connection may be reused."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    status_parts = lines[0].split(" ", 2)
+    if len(status_parts) < 2 or not status_parts[0].startswith("HTTP/"):
+        raise ProtocolError(f"bad status line: {lines[0]!r}")
+    status = int(status_parts[1])
+    headers = []
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers.append((k.strip(), v.strip()))
+    resp = HttpResponse(status, headers, b"", 0.0)
+    reusable = (resp.header("Connection") or "").lower() != "close" and status_parts[0] == "HTTP/1.1"
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return resp, reusable
+    if (resp.header("Transfer-Encoding") or "").lower() == "chunked":
+        body = bytearray()
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                    pass
+                break
+            body += await reader.readexactly(size)
+            await reader.readexactly(2)
+            if len(body) > max_bytes:
+                raise ProtocolError(f"response larger than {max_bytes} bytes")
+        data = bytes(body)
+    elif resp.header("Content-Length") is not None:
+        n = int(resp.header("Content-Length") or 0)
+        if n > max_bytes:
+            raise ProtocolError(f"response larger than {max_bytes} bytes")
+        data = await reader.readexactly(n)
+    else:
+        data = await reader.read(max_bytes + 1)
+        reusable = False
+    enc = (resp.header("Content-Encoding") or "").lower()
+    if enc == "gzip":
+        data = gzip.decompress(data)
+    elif enc == "deflate":
+        data = zlib.decompress(data)
+    resp.body = data
+    return resp, reusable
+
+
+def _request_bytes(method: str, parts: Any, headers: dict[str, str] | None, keep_alive: bool) -> bytes:
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    hdrs = {
+        "Host": parts.netloc,
+        "User-Agent": USER_AGENT,
+        "Accept": "*/*",
+        "Accept-Encoding": "gzip, deflate",
+        "Connection": "keep-alive" if keep_alive else "close",
+    }
+    hdrs.update(headers or {})
+    return (f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n").encode(
+        "latin-1"
+    )
+
+
+def _split_http_url(url: str) -> Any:
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        raise ValueError(f"only http:// URLs are supported, got {url!r}")
+    return parts
 
 
 async def http_get(
@@ -133,66 +188,83 @@ async def http_get(
     Handles Content-Length, chunked transfer and gzip/deflate content encoding, which is
     all Streamlit's server (uvicorn/starlette) and HAProxy use. http:// only.
     """
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise ValueError(f"only http:// URLs are supported, got {url!r}")
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or 80
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    hdrs = {
-        "Host": parts.netloc,
-        "User-Agent": USER_AGENT,
-        "Accept": "*/*",
-        "Accept-Encoding": "gzip, deflate",
-        "Connection": "close",
-    }
-    hdrs.update(headers or {})
-    request = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    parts = _split_http_url(url)
     t0 = time.perf_counter()
     async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 80)
         try:
-            writer.write(request.encode("latin-1"))
+            writer.write(_request_bytes(method, parts, headers, keep_alive=False))
             await writer.drain()
-            raw = bytearray()
-            while True:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                raw += chunk
-                if len(raw) > max_bytes:
-                    raise ProtocolError(f"response from {url} larger than {max_bytes} bytes")
+            resp, _ = await _read_response(reader, method, max_bytes)
         finally:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-    head, sep, body = bytes(raw).partition(b"\r\n\r\n")
-    if not sep:
-        raise ProtocolError(f"no HTTP header in response from {url}")
-    lines = head.decode("latin-1").split("\r\n")
-    status_parts = lines[0].split(" ", 2)
-    if len(status_parts) < 2 or not status_parts[0].startswith("HTTP/"):
-        raise ProtocolError(f"bad status line from {url}: {lines[0]!r}")
-    status = int(status_parts[1])
-    resp_headers = []
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        resp_headers.append((k.strip(), v.strip()))
-    resp = HttpResponse(status, resp_headers, body, 0.0)
-    if method == "HEAD":
-        resp.body = b""
-    else:
-        if (resp.header("Transfer-Encoding") or "").lower() == "chunked":
-            resp.body = _dechunk(resp.body)
-        enc = (resp.header("Content-Encoding") or "").lower()
-        if enc == "gzip":
-            resp.body = gzip.decompress(resp.body)
-        elif enc == "deflate":
-            resp.body = zlib.decompress(resp.body)
     resp.elapsed = time.perf_counter() - t0
     return resp
+
+
+class HttpPool:
+    """Keep-alive HTTP/1.1 connections to one origin, at most `size` at a time (a browser uses 6)."""
+
+    def __init__(self, size: int = 6, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._sem = asyncio.Semaphore(size)
+        # (reader, writer, when it became idle); servers close idle connections after a few
+        # seconds (uvicorn: 5 s), so older ones are not reused.
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        self.max_idle = 3.0
+        self.max_bytes = max_bytes
+        self.connections_opened = 0
+
+    async def request(self, url: str, *, headers: dict[str, str] | None = None, timeout: float = 30.0,
+                      method: str = "GET") -> HttpResponse:  # fmt: skip
+        parts = _split_http_url(url)
+        data = _request_bytes(method, parts, headers, keep_alive=True)
+        t0 = time.perf_counter()
+        async with self._sem, asyncio.timeout(timeout):
+            for attempt in range(2):
+                now = time.monotonic()
+                for _, w, _since in [c for c in self._idle if now - c[2] > self.max_idle]:
+                    self._close(w)
+                self._idle = [c for c in self._idle if now - c[2] <= self.max_idle]
+                reused = bool(self._idle) and attempt == 0
+                if reused:
+                    reader, writer, _ = self._idle.pop()
+                else:
+                    reader, writer = await asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 80)
+                    self.connections_opened += 1
+                try:
+                    writer.write(data)
+                    await writer.drain()
+                    resp, reusable = await _read_response(reader, method, self.max_bytes)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    self._close(writer)
+                    if reused:
+                        continue  # the server closed an idle connection: retry once on a new one
+                    raise
+                except BaseException:
+                    self._close(writer)
+                    raise
+                if reusable:
+                    self._idle.append((reader, writer, time.monotonic()))
+                else:
+                    self._close(writer)
+                resp.elapsed = time.perf_counter() - t0
+                return resp
+        raise ProtocolError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _close(writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for _, w, _ in idle:
+            self._close(w)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await w.wait_closed()
 
 
 # --------------------------------------------------------------------------- element tree
@@ -367,6 +439,7 @@ class StreamlitClient:
         self.name = name
         self.timezone = timezone
         self.cookies: dict[str, str] = {}
+        self.http = HttpPool(6)
         self.ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
@@ -427,7 +500,7 @@ class StreamlitClient:
         headers = {"Referer": self.base_url}
         if self.cookies:
             headers["Cookie"] = self._cookie_header()
-        resp = await http_get(url, headers=headers, timeout=timeout or self.timeout)
+        resp = await self.http.request(url, headers=headers, timeout=timeout or self.timeout)
         self._store_cookies(resp)
         self.http_requests += 1
         self.http_bytes += len(resp.body)
@@ -443,12 +516,9 @@ class StreamlitClient:
         if self.fetch_static:
             html = page_resp.body.decode("utf-8", "replace")
             assets = list(dict.fromkeys(re.findall(r'(?:src|href)="(\.?/?static/[^"]+)"', html)))
-            # A browser loads them over at most 6 connections per host.
-            sem = asyncio.Semaphore(6)
-
+            # In parallel over the pool's keep-alive connections (6, like a browser).
             async def fetch(a: str) -> HttpResponse:
-                async with sem:
-                    r = await self.get(a.lstrip("./"))
+                r = await self.get(a.lstrip("./"))
                 if r.status != 200:
                     raise ProtocolError(f"GET static asset {a} answered {r.status}")
                 return r
@@ -485,8 +555,11 @@ class StreamlitClient:
     async def open(self, page: str = "", query_string: str = "") -> RunResult:
         """Load `page` (url path, "" = default page) and run the script to script_finished."""
         await self.connect(page)
-        page_name = page.strip("/")
-        return await self._rerun(page_name=page_name, page_script_hash="", query_string=query_string)
+        return await self.first_run(page, query_string)
+
+    async def first_run(self, page: str = "", query_string: str = "") -> RunResult:
+        """The rerun the frontend sends once connected: page by url path, no page hash yet."""
+        return await self._rerun(page_name=page.strip("/"), page_script_hash="", query_string=query_string)
 
     async def close(self) -> None:
         if self._closed:
@@ -496,6 +569,7 @@ class StreamlitClient:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(10):
                     await self.ws.close()
+        await self.http.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(BaseException):

@@ -14,6 +14,7 @@ Run from the repository root: `streamlit run tests/apps/sim_target.py`.
 
 from __future__ import annotations
 
+import io
 import time
 
 import matplotlib
@@ -24,6 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 
 SURFACES = {
     "Bowl": (lambda x, y: x**2 + 3 * y**2, lambda x, y: (2 * x, 6 * y)),
@@ -48,13 +50,37 @@ def descend(surface: str, steps: int, lr: float) -> np.ndarray:
     return np.array(path)
 
 
+W, H = 320, 240  # picture size in pixels; the plot area is the whole picture
+
+
 @st.cache_data(max_entries=8)
-def contour_grid(surface: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def contour_png(surface: str) -> bytes:
+    """The surface's contour picture, rendered once per surface with matplotlib (like the app)."""
     f, _ = SURFACES[surface]
     xs = np.linspace(-2, 2, 120)
-    ys = np.linspace(-2, 2, 120)
-    X, Y = np.meshgrid(xs, ys)
-    return X, Y, np.log1p(np.abs(f(X, Y)))
+    X, Y = np.meshgrid(xs, xs)
+    fig = Figure(figsize=(W / 80, H / 80), dpi=80)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.contourf(X, Y, np.log1p(np.abs(f(X, Y))), levels=20, cmap="viridis")
+    ax.set_xlim(-2, 2)
+    ax.set_ylim(-2, 2)
+    ax.set_axis_off()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def picture(surface: str, path: np.ndarray) -> bytes:
+    """The cached contour with the descent path drawn on top (PIL: a few milliseconds)."""
+    img = Image.open(io.BytesIO(contour_png(surface))).convert("RGB")
+    px = [((x + 2) / 4 * (W - 1), (2 - y) / 4 * (H - 1)) for x, y in path]
+    draw = ImageDraw.Draw(img)
+    draw.line(px, fill=(255, 255, 255), width=2)
+    for x, y in px:
+        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(255, 80, 80))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def surfaces_page() -> None:
@@ -63,14 +89,7 @@ def surfaces_page() -> None:
     steps = st.number_input("Steps", min_value=5, max_value=200, value=40, step=5)
     lr = st.slider("Learning rate", min_value=0.001, max_value=0.2, value=0.05, step=0.001, format="%.3f")
     path = descend(surface, int(steps), float(lr))
-    X, Y, Z = contour_grid(surface)
-    fig = Figure(figsize=(4, 3), dpi=80)
-    ax = fig.add_subplot()
-    ax.contourf(X, Y, Z, levels=20, cmap="viridis")
-    ax.plot(path[:, 0], path[:, 1], "w.-", lw=1, ms=3)
-    ax.set_xlim(-2, 2)
-    ax.set_ylim(-2, 2)
-    st.pyplot(fig)
+    st.image(picture(surface, path), caption=f"gradient descent on {surface}")
     st.caption(f"final point ({path[-1, 0]:.3f}, {path[-1, 1]:.3f}) after {int(steps)} steps")
 
 
