@@ -130,14 +130,29 @@ def _init() -> None:
         _write_experiment(Experiment())
 
 
-def _live_frame(job, labels: list[str], key: str) -> pd.DataFrame:
-    data = {}
-    for idx, label in enumerate(labels):
-        recs = job.records.get(idx, [])
-        data[label] = pd.Series([r.get(key) for r in recs], index=[r["epoch"] for r in recs], dtype=float)
-    df = pd.DataFrame(data)
+def _unique(labels: list[str]) -> list[str]:
+    """Return labels made unique (two racers may share a label), in order."""
+    out: list[str] = []
+    for lab in labels:
+        out.append(lab if lab not in out else f"{lab} #{sum(o.startswith(lab) for o in out) + 1}")
+    return out
+
+
+def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool) -> None:
+    """Draw loss curves (racer index -> (epochs, losses)) with each racer's own colour."""
+    names = _unique(labels)
+    df = pd.DataFrame({names[i]: pd.Series(v, index=e, dtype=float) for i, (e, v) in series.items()})
+    if df.empty:
+        return
+    # Columns in sorted order with colours in the same order, so each line keeps its racer's colour.
+    order = sorted(df.columns)
+    palette = [colors[names.index(c)] for c in order]
+    df = df[order]
     df.index.name = "epoch"
-    return df
+    if log:
+        df = df.map(lambda v: math.log10(v) if v and v > 0 else None)
+    chart.line_chart(df, x_label="epoch", y_label="log10(mean batch loss)" if log else "mean batch loss",
+                     color=palette)
 
 
 def _last(h: dict, key: str):
@@ -193,12 +208,14 @@ def render() -> None:
         job = trainer().submit(exp, st.session_state.get("mlp_csv_bytes") if exp.dataset == CSV else None)
         st.session_state["mlp_job"] = job.key
         st.session_state["mlp_job_labels"] = [r.label() for r in exp.racers]
+        st.session_state["mlp_job_colors"] = [r.color or "#333333" for r in exp.racers]
     if job is None:
         st.info("Choose a data set, a network and optimizers, then press **Train**. "
                 "**Run the article's experiment** sets up the article's protocol on the digits 3 vs 8 and starts it.")
         return
 
     labels = st.session_state.get("mlp_job_labels", [])
+    colors = st.session_state.get("mlp_job_colors", [])
     bar = st.progress(0.0, text="training...")
     log = st.toggle("log-scale loss", value=True, key="mlp_log")
     chart = st.empty()
@@ -208,10 +225,10 @@ def render() -> None:
         if job.done:
             break
         bar.progress(frac, text=f"training... {frac:.0%} of all epochs")
-        df = _live_frame(job, labels, "batch_loss_mean")
-        if len(df):
-            chart.line_chart(df.map(lambda v: math.log10(v) if v and v > 0 else None) if log else df,
-                             x_label="epoch", y_label="log10(loss)" if log else "loss")
+        with job.lock:
+            series = {i: ([r["epoch"] for r in recs], [r["batch_loss_mean"] for r in recs])
+                      for i, recs in job.records.items()}
+        _draw_curves(chart, series, labels, colors, log)
         time.sleep(0.4)
 
     err = job.future.exception()
@@ -221,11 +238,9 @@ def render() -> None:
         return
     result = job.future.result()
     bar.progress(1.0, text="stopped early" if result.get("stopped") else "done")
-    df = pd.DataFrame({r["label"]: pd.Series(r["history"]["batch_loss_mean"], index=r["history"]["epoch"], dtype=float)
-                       for r in result["runs"]})
-    df.index.name = "epoch"
-    chart.line_chart(df.map(lambda v: math.log10(v) if v and v > 0 else None) if log else df,
-                     x_label="epoch", y_label="log10(loss)" if log else "loss")
+    series = {i: (r["history"]["epoch"], [math.nan if v is None else v for v in r["history"]["batch_loss_mean"]])
+              for i, r in enumerate(result["runs"])}
+    _draw_curves(chart, series, labels, colors, log)
     st.markdown("#### Results")
     st.dataframe(_results_table(result), hide_index=True, width="stretch", key="mlp_results")
     st.caption(f"{result['dataset']}: {result['n_train']} training and {result['n_test']} test examples.")

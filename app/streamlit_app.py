@@ -10,7 +10,6 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-
 st.set_page_config(page_title="Descent: optimizers racing", page_icon=":material/landscape:", layout="wide")
 
 nav = st.navigation([

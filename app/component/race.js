@@ -18,6 +18,7 @@ const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
 // slowed so that at 1x they still last MIN_RACE_SECONDS.
 const STEPS_PER_SECOND = 60;
 const MIN_RACE_SECONDS = 4;
+const LEGEND_EVERY_MS = 100; // while playing
 const MAX_FRAME_GAP_MS = 100; // a stalled tab resumes where it was, not far ahead
 const NARROW_BELOW_PX = 720;
 const FALLBACK_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
@@ -239,6 +240,8 @@ class Race {
     this.renderMs = 0;
     this.fpsShownAt = 0;
     this.shownFrame = -1;
+    this.legendFrame = -1;
+    this.legendAt = 0;
     this.mapTrailFrame = 0;
     this.lossTrailFrame = 0;
     this.width = 0;
@@ -284,6 +287,16 @@ class Race {
       if (w !== this.width) this.layout();
     });
     this.resizeObserver.observe(root);
+    // The legend can grow (a start diverges), which shrinks the loss chart.
+    this.lossObserver = new ResizeObserver(() => {
+      const size = this.lossSize;
+      const box = this.el.loss;
+      if (size && (Math.floor(box.clientWidth) !== size[0] || Math.floor(box.clientHeight) !== size[1])) {
+        this.layoutLoss();
+        this.requestRender();
+      }
+    });
+    this.lossObserver.observe(this.el.loss);
     this.watchDpr();
     // Canvas text needs the page's web font; redraw once it is in.
     document.fonts?.ready?.then(() => !this.destroyed && this.layout());
@@ -333,6 +346,7 @@ class Race {
     if (this.raf) cancelAnimationFrame(this.raf);
     this.raf = 0;
     this.resizeObserver.disconnect();
+    this.lossObserver.disconnect();
     this.setPresenterKeys(false);
     this.dprQuery?.removeEventListener("change", this.onDprChange);
     this.root.removeEventListener("keydown", this.onKeyDown);
@@ -366,6 +380,7 @@ class Race {
       }
     }
     this.shownFrame = -1;
+    this.legendFrame = -1;
   }
 
   loadImage(src) {
@@ -592,7 +607,7 @@ class Race {
     const th = (this.th = this.theme());
     const narrow = W < NARROW_BELOW_PX * th.scale;
     this.root.classList.toggle("narrow", narrow);
-    this.root.style.height = narrow ? "" : `${this.height}px`;
+    this.root.style.minHeight = narrow ? "" : `${this.height}px`;
     this.dpr = window.devicePixelRatio || 1;
 
     const aspect = this.image ? this.image.naturalWidth / this.image.naturalHeight : 4 / 3;
@@ -699,29 +714,33 @@ class Race {
     this.ctxLossTop = sizeCanvas(this.el.lossTop, W, H, this.dpr);
     ctx.font = `${f}px ${th.font}`;
 
-    // The scale: log only where every loss shown is positive.
-    const values = [];
-    for (const s of this.series) {
-      if (!s) continue;
-      for (let i = 0; i < s.n; i++) if (Number.isFinite(s.loss[i])) values.push(s.loss[i]);
+    // The scale: log only where every loss shown is positive. A racer that
+    // blows up would flatten everyone else, so the top of the range follows
+    // the racers that did not diverge; the diverged leave at the top.
+    const shown = this.series.filter((s) => s && s.n);
+    const kept = shown.filter((s) => s.divergedAt === null);
+    let lo = Infinity;
+    let top = -Infinity;
+    for (const s of shown) {
+      const keep = !kept.length || s.divergedAt === null;
+      for (let i = 0; i < s.n; i++) {
+        const v = s.loss[i];
+        if (!Number.isFinite(v)) continue;
+        if (v < lo) lo = v;
+        if (keep && v > top) top = v;
+      }
     }
-    let lo = values.length ? Math.min(...values) : 0;
-    const allPositive = values.length > 0 && lo > 0;
+    if (!Number.isFinite(lo)) lo = 0;
+    if (!Number.isFinite(top)) top = lo + 1;
+    const allPositive = shown.length > 0 && lo > 0;
     const useLog = this.logScale && allPositive;
     let hi;
     if (useLog) {
-      hi = Math.ceil(Math.log10(Math.max(...values)));
+      hi = Math.ceil(Math.log10(top));
       lo = Math.floor(Math.log10(lo));
       if (hi <= lo) hi = lo + 1;
     } else {
-      // A racer that blows up would flatten everyone else: the range follows
-      // the racers that did not diverge, and the diverged leave at the top.
-      const kept = this.series.filter((s) => s && s.divergedAt === null);
-      const pool = kept.length ? kept : this.series.filter(Boolean);
-      hi = -Infinity;
-      for (const s of pool) for (let i = 0; i < s.n; i++) if (Number.isFinite(s.loss[i]) && s.loss[i] > hi) hi = s.loss[i];
-      if (!Number.isFinite(hi)) hi = lo + 1;
-      if (hi <= lo) hi = lo + (Math.abs(lo) || 1);
+      hi = top > lo ? top : lo + (Math.abs(lo) || 1);
       const pad = (hi - lo) * 0.05;
       lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
       hi += pad;
@@ -940,10 +959,9 @@ class Race {
       let extraText = "";
       if (r.starts.length > 1) {
         const gone = r.starts.slice(1).filter((s) => s.divergedAt !== null && k >= s.divergedAt);
-        if (gone.length) {
-          const at = Math.min(...gone.map((s) => s.divergedAt));
-          extraText = `${gone.length} of ${r.starts.length - 1} other starts diverged (first at step ${at})`;
-        }
+        const at = Math.min(...gone.map((s) => s.divergedAt));
+        if (gone.length === 1) extraText = `start ${r.starts.indexOf(gone[0]) + 1} diverged at step ${at}`;
+        else if (gone.length > 1) extraText = `${gone.length} more starts diverged, the first at step ${at}`;
       }
       if (extraText !== row.extraText) {
         row.extraText = extraText;
@@ -1012,9 +1030,14 @@ class Race {
       fr.textContent = `step ${k} / ${this.steps}`;
       fr.dataset.frame = String(k);
       if (!this.scrubbing) this.el.scrub.value = String(k);
+    }
+    // Numbers changing 60 times a second cannot be read; 10 times can.
+    const now = performance.now();
+    if (k !== this.legendFrame && (!this.playing || now - this.legendAt >= LEGEND_EVERY_MS)) {
+      this.legendFrame = k;
+      this.legendAt = now;
       this.updateLegend(k);
     }
-    this.el.frame.dataset.playing = String(this.playing);
   }
 
   // Stroke segments a..b of a projected path, clipping the parts that run
