@@ -11,7 +11,7 @@ import streamlit as st
 
 from surfaces import datasets
 
-from . import plots
+from . import export, plots
 from .controls import hyper_control, racer_controls
 from .experiment import ARTICLE, LIMITS, Experiment, parse_hidden
 from .jobs import Trainer, load_dataset
@@ -246,3 +246,25 @@ def render() -> None:
     st.caption(f"{result['dataset']}: {result['n_train']} training and {result['n_test']} test examples.")
     if result.get("is_2d"):
         st.image(boundaries_png(job.key, result), width="stretch")
+    _downloads(job.key, result)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def _curves_png(result_key: str, _result: dict) -> bytes:
+    return plots.figure_png(plots.cost_figure(_result))
+
+
+def _downloads(key: str, result: dict) -> None:
+    st.markdown("#### Export")
+    c = st.columns(4)
+    c[0].download_button("Curves (CSV)", export.training_csv(result), file_name="descent-training-curves.csv",
+                         mime="text/csv", key="dl_curves_csv", on_click="ignore")
+    c[1].download_button("Results table (CSV)", _results_table(result).to_csv(index=False),
+                         file_name="descent-training-results.csv", mime="text/csv", key="dl_table_csv",
+                         on_click="ignore")
+    c[2].download_button("Cost curves (PNG)", _curves_png(key, result), file_name="descent-cost-curves.png",
+                         mime="image/png", key="dl_curves_png", on_click="ignore")
+    if result.get("is_2d"):
+        c[3].download_button("Decision boundaries (PNG)", boundaries_png(key, result),
+                             file_name="descent-boundaries.png", mime="image/png", key="dl_bounds_png",
+                             on_click="ignore")

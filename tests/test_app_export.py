@@ -1,0 +1,122 @@
+"""Exports and the command line: files read back with Pillow / imageio, and the CLI equals the app."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import compute, export, presets
+from app.scene import Racer, Scene
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = Scene(surface="himmelblau", racers=(Racer("adam", (("lr", 0.1),), color="#CC79A7"),
+                                            Racer("sgd", (("lr", 0.01),), color="#0072B2")), steps=40)
+
+
+def test_frame_steps_cover_the_race_evenly():
+    assert export.frame_steps(40, 5) == [0, 10, 20, 30, 40]
+    assert export.frame_steps(3, 120) == [0, 1, 2, 3]  # never more frames than steps + 1
+    assert len(export.frame_steps(5000, 10_000)) == export.MAX_FRAMES
+
+
+def test_gif_has_the_right_frame_count_size_and_moving_paths():
+    race = compute.run_race(SMALL)
+    frames = export.render_frames(race, 12, size=(6.4, 4.8), dpi=100)
+    data = export.gif_bytes(frames, fps=10)
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "GIF" and im.n_frames == 12 and im.size == (640, 480)
+    im.seek(0)
+    first = np.asarray(im.convert("RGB"), dtype=int)
+    im.seek(11)
+    last = np.asarray(im.convert("RGB"), dtype=int)
+    assert np.abs(first - last).sum() > 1000  # the paths grew between the first and last frame
+
+
+def test_mp4_decodes_to_the_right_frames():
+    race = compute.run_race(SMALL)
+    frames = export.render_frames(race, 10, size=(6.4, 4.8), dpi=100)
+    data = export.mp4_bytes(frames, fps=10)
+    video = iio.imread(data, extension=".mp4")
+    assert video.shape == (10, 480, 640, 3)
+
+
+def test_csv_holds_every_point_of_every_path_and_blanks_after_divergence():
+    scene = presets.get("lr_too_large")
+    race = compute.run_race(scene)
+    rows = list(csv.DictReader(io.StringIO(export.race_csv(race))))
+    assert len(rows) == len(scene.racers) * (scene.steps + 1)
+    by = {}
+    for r in rows:
+        by.setdefault(r["optimizer"], []).append(r)
+    stable = by["SGD (lr=0.3)"]
+    # closed form for SGD on x^2 + y^2: p_t = (1 - 2 lr)^t p_0
+    for t in (0, 1, 5):
+        assert float(stable[t]["x"]) == pytest.approx(-2.5 * 0.4**t, rel=1e-12, abs=1e-300)
+    wild = by["SGD (lr=1.2)"]
+    div = race.runs[2].diverged_at[0][0]
+    assert div is not None and wild[div]["x"] == "" and wild[div - 1]["x"] != ""
+
+
+def test_png_still_is_a_png():
+    data = export.png_bytes(compute.run_race(SMALL), size=(6.4, 4.8), dpi=100)
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "PNG" and im.size == (640, 480)
+
+
+def test_training_csv_has_one_row_per_epoch_and_optimizer():
+    result = {"runs": [{"label": "Adam", "history": {"epoch": [1, 2], "batch_loss_mean": [0.5, 0.4],
+                                                      "batch_loss_last": [0.6, 0.3], "train_loss": [0.5, 0.4],
+                                                      "train_acc": [0.7, 0.8], "test_loss": [], "test_acc": []}}]}
+    rows = list(csv.DictReader(io.StringIO(export.training_csv(result))))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and rows[1]["train_acc"] == "0.8" and rows[0]["test_acc"] == ""
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_help_explains_every_option():
+    out = run_cli("render", "--help")
+    assert out.returncode == 0
+    for opt in ("--preset", "--link", "--out", "--frames", "--fps", "--size", "--step"):
+        assert opt in out.stdout
+
+
+def test_cli_csv_equals_the_apps_export_for_the_same_link(tmp_path):
+    from urllib.parse import urlencode
+
+    link = "http://localhost:8501/surfaces?" + urlencode(SMALL.to_query(), doseq=True)
+    out = tmp_path / "paths.csv"
+    res = run_cli("csv", "--link", link, "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert out.read_text() == export.race_csv(compute.run_race(SMALL))
+
+
+def test_cli_gif_equals_the_apps_frames(tmp_path):
+    out = tmp_path / "race.gif"
+    res = run_cli("render", "--preset", "ravine", "--out", str(out), "--frames", "8", "--size", "640x480")
+    assert res.returncode == 0, res.stderr
+    app_gif = export.gif_bytes(export.render_frames(compute.run_race(presets.get("ravine")), 8, size=(6.4, 4.8)))
+    a, b = Image.open(out), Image.open(io.BytesIO(app_gif))
+    assert a.n_frames == b.n_frames == 8 and a.size == b.size == (640, 480)
+    for k in (0, 7):
+        a.seek(k)
+        b.seek(k)
+        assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))
+
+
+def test_cli_rejects_bad_input_with_a_message(tmp_path):
+    res = run_cli("render", "--preset", "nope", "--out", str(tmp_path / "x.gif"))
+    assert res.returncode == 2 and "unknown preset 'nope'" in res.stderr
+    res = run_cli("render", "--preset", "ravine", "--out", str(tmp_path / "x.bmp"))
+    assert res.returncode == 2 and "format" in res.stderr
+    res = run_cli("csv", "--link", "s=custom&f=__import__('os')", "--out", str(tmp_path / "x.csv"))
+    assert "formula" in res.stderr  # a warning, then the default scene
