@@ -1,8 +1,9 @@
 """The race animator in a real headless Chromium: drawing, playback, keys, and clicks back to Python.
 
 Drives ``tests/apps/race_demo.py`` (a synthetic race) through Streamlit. Where
-no Chromium is installed these tests are skipped, except under CI=true, where
-they fail. A screenshot of the component is saved to ``artifacts/race.png``.
+no Chromium is installed the browser tests are skipped, except under CI=true,
+where they fail. A screenshot of the component is saved to ``artifacts/race.png``.
+The payload check that guards ``race_view`` is tested here too, without a browser.
 """
 
 from __future__ import annotations
@@ -29,15 +30,12 @@ ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = shutil.which("chromium")
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
-if CHROMIUM is None and os.environ.get("CI") != "true":
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from app.race_component import RacePayloadError, check_payload  # noqa: E402
 
 sys.path.insert(0, str(DEMO.parent))
 from race_demo import EXTENT, demo_payload  # noqa: E402
-
-pytestmark = pytest.mark.browser
 
 STEPS = 200  # the demo's default
 
@@ -96,6 +94,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if CHROMIUM is None and os.environ.get("CI") != "true":
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     if CHROMIUM is None:
         pytest.fail(
             "chromium is missing, and under CI=true the browser tests must run (apt-get install chromium)"
@@ -180,6 +180,7 @@ def plot_rect(page) -> tuple[dict, dict]:
 # -- tests -----------------------------------------------------------------------
 
 
+@pytest.mark.browser
 def test_map_and_loss_chart_are_drawn(open_demo):
     page = open_demo()
     # The contour image covers the plot, so the background is far from blank.
@@ -206,6 +207,7 @@ def test_map_and_loss_chart_are_drawn(open_demo):
     page.locator("[data-testid='race-root']").screenshot(path=str(ARTIFACTS / "race.png"))
 
 
+@pytest.mark.browser
 def test_play_advances_and_pause_stops(open_demo):
     page = open_demo()
     assert not playing(page)
@@ -234,6 +236,7 @@ def test_play_advances_and_pause_stops(open_demo):
         assert (np.abs(opaque - rgb).sum(axis=1) < 12).sum() > 20, f"no trail drawn in {hex_color}"
 
 
+@pytest.mark.browser
 def test_playback_stops_at_the_last_step(open_demo):
     page = open_demo()
     scrub_to(page, STEPS - 5)
@@ -246,6 +249,7 @@ def test_playback_stops_at_the_last_step(open_demo):
     page.click("[data-testid='race-play']")
 
 
+@pytest.mark.browser
 def test_step_buttons_move_one_frame(open_demo):
     page = open_demo()
     scrub_to(page, 50)
@@ -259,6 +263,7 @@ def test_step_buttons_move_one_frame(open_demo):
     expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "0")
 
 
+@pytest.mark.browser
 def test_scrubber_sets_the_frame_and_restart_plays_from_zero(open_demo):
     page = open_demo()
     scrub_to(page, 137)
@@ -269,6 +274,7 @@ def test_scrubber_sets_the_frame_and_restart_plays_from_zero(open_demo):
     page.click("[data-testid='race-play']")
 
 
+@pytest.mark.browser
 def test_keyboard_shortcuts_when_focused(open_demo):
     page = open_demo()
     scrub_to(page, 20)
@@ -292,6 +298,7 @@ def test_keyboard_shortcuts_when_focused(open_demo):
     expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-playing", "false")
 
 
+@pytest.mark.browser
 def test_keys_work_page_wide_only_in_presenter_mode(open_demo):
     page = open_demo()
     page.locator("text=clicks 0").click()
@@ -310,6 +317,7 @@ def test_keys_work_page_wide_only_in_presenter_mode(open_demo):
     expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", str(paused_at + 1))
 
 
+@pytest.mark.browser
 def test_click_on_map_returns_data_coordinates_once(open_demo):
     page = open_demo()
     scrub_to(page, 40)
@@ -338,6 +346,7 @@ def test_click_on_map_returns_data_coordinates_once(open_demo):
     expect(page.get_by_text("clicks 1")).to_be_visible()
 
 
+@pytest.mark.browser
 def test_same_scene_keeps_position_and_a_new_scene_restarts(open_demo):
     page = open_demo()
     scrub_to(page, 80)
@@ -354,6 +363,7 @@ def test_same_scene_keeps_position_and_a_new_scene_restarts(open_demo):
     expect(page.locator("[data-testid='race-frame']")).to_have_attribute("data-frame", "0")
 
 
+@pytest.mark.browser
 def test_diverged_racer_is_marked_in_legend_and_on_map(open_demo):
     page = open_demo()
     diverged_at = demo_payload()["racers"][2]["diverged_at"][0]
@@ -373,6 +383,7 @@ def test_diverged_racer_is_marked_in_legend_and_on_map(open_demo):
     assert reds(top) > 20 > reds(top_before), "no red cross where the path left"
 
 
+@pytest.mark.browser
 def test_log_scale_falls_back_to_linear_with_a_note(open_demo):
     page = open_demo("offset=5")  # some losses are now negative
     note = page.locator("[data-testid='race-loss-note']")
@@ -389,6 +400,7 @@ def test_log_scale_falls_back_to_linear_with_a_note(open_demo):
     assert np.abs(after - before).sum() > 0, "switching to log scale did not redraw the axis"
 
 
+@pytest.mark.browser
 def test_narrow_container_stacks_and_still_fits_the_plot(open_demo):
     page = open_demo("layout=centered", width=800, height=1600)
     root = page.locator("[data-testid='race-root']")
@@ -397,3 +409,25 @@ def test_narrow_container_stacks_and_still_fits_the_plot(open_demo):
     loss_box = page.locator("[data-testid='race-loss']").bounding_box()
     assert loss_box["y"] >= map_box["y"] + map_box["height"], "loss chart should sit below the map"
     assert map_box["width"] <= root.bounding_box()["width"] + 1
+
+
+def test_check_payload_accepts_the_demo_and_names_what_is_wrong():
+    good = demo_payload(racers=2, steps=30, starts=2)
+    check_payload(good)
+
+    def broken(change):
+        p = {**good, "racers": [dict(r) for r in good["racers"]]}
+        change(p)
+        with pytest.raises(RacePayloadError) as err:
+            check_payload(p)
+        return str(err.value)
+
+    assert "extent" in broken(lambda p: p.update(extent=[1, 0, 0, 1]))
+    assert "missing steps" in broken(lambda p: p.pop("steps"))
+    assert "data:image" in broken(lambda p: p.update(image="http://example.org/a.png"))
+    assert "2 paths, 1 loss" in broken(lambda p: p["racers"][0].update(loss=p["racers"][0]["loss"][:1]))
+    msg = broken(
+        lambda p: p["racers"][1].update(loss=[p["racers"][1]["loss"][0][:-1], p["racers"][1]["loss"][1]])
+    )
+    assert "start 0" in msg and "31 points" in msg
+    assert isinstance(RacePayloadError("x"), ValueError)

@@ -76,8 +76,8 @@ def _blow_up(start, steps):
     """Return the finite points of a path that oscillates outwards until it overflows."""
     t = np.arange(steps + 1, dtype=float)
     s = np.asarray(start) - np.asarray(MINIMUM)
-    grow = np.exp(0.9 * t) * np.where(t % 2 == 0, 1.0, -1.0)
     with np.errstate(over="ignore", invalid="ignore"):
+        grow = np.exp(0.9 * t) * np.where(t % 2 == 0, 1.0, -1.0)
         p = np.asarray(MINIMUM) + s * (1.0 + 0.15 * (grow[:, None] - 1.0) * np.array([1.0, 0.6]))
         loss = rosenbrock(p[:, 0], p[:, 1])
     finite = np.isfinite(loss) & (np.abs(p) < 1e30).all(axis=1)
