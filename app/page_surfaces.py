@@ -231,20 +231,26 @@ def render() -> None:
     if presenter:
         return
 
-    tab_results, tab_rules, tab_3d, tab_share = st.tabs(["Results", "Update rules", "3-D view", "Share & export"])
-    with tab_results:
-        st.dataframe(rows, hide_index=True, width="stretch")
-        st.caption(f"Reaching a minimum means coming within {compute.tolerance(scene, surf):.3g} "
-                   "(1 % of the window's diagonal) of a known global minimum. First seed and first start only.")
-    with tab_rules:
-        _rules(scene)
-    with tab_3d:
-        c1, c2 = st.columns(2)
-        elev = c1.slider("elevation (°)", 0, 90, 35, key="elev")
-        azim = c2.slider("azimuth (°)", -180, 180, -60, key="azim")
-        st.image(cached_3d(scene, float(elev), float(azim)), width="content")
-    with tab_share:
-        _share(scene)
+    # Lazy tabs: only the open tab runs, so the 3-D view and the exports cost nothing until asked for.
+    tab_results, tab_rules, tab_3d, tab_share = st.tabs(
+        ["Results", "Update rules", "3-D view", "Share & export"], key="tab", on_change="rerun")
+    if tab_results.open:
+        with tab_results:
+            st.dataframe(rows, hide_index=True, width="stretch")
+            st.caption(f"Reaching a minimum means coming within {compute.tolerance(scene, surf):.3g} "
+                       "(1 % of the window's diagonal) of a known global minimum. First seed and first start only.")
+    if tab_rules.open:
+        with tab_rules:
+            _rules(scene)
+    if tab_3d.open:
+        with tab_3d:
+            c1, c2 = st.columns(2)
+            elev = c1.slider("elevation (°)", 0, 90, 35, key="elev")
+            azim = c2.slider("azimuth (°)", -180, 180, -60, key="azim")
+            st.image(cached_3d(scene, float(elev), float(azim)), width="content")
+    if tab_share.open:
+        with tab_share:
+            _share(scene)
 
 
 def _share(scene: Scene) -> None:

@@ -148,3 +148,21 @@ def test_presenter_mode_hides_the_tabs():
     at.button(key="leave_presenter").click().run()
     assert_clean(at)
     assert len(at.tabs) == 4
+
+
+def test_rules_3d_and_share_tabs_render_when_opened():
+    at = fresh()
+    at.session_state["tab"] = "Update rules"
+    at.run()
+    assert_clean(at)
+    assert len(at.latex) >= 4  # one rule per racer, and the values
+    assert any(r"\eta" in x.value for x in at.latex)
+    at.session_state["tab"] = "3-D view"
+    at.run()
+    assert_clean(at)
+    assert any(type(e).__name__ == "Image" for e in at.main) or at.get("imgs")
+    at.session_state["tab"] = "Share & export"
+    at.run()
+    assert_clean(at)
+    link = at.code[0].value
+    assert "s=rosenbrock" in link and "r=sgd" in link
