@@ -23,6 +23,7 @@ const MAX_FRAME_GAP_MS = 100; // a stalled tab resumes where it was, not far ahe
 const NARROW_BELOW_PX = 720;
 const FALLBACK_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
 const DIVERGED_COLOR = "#d7191c";
+const HALO = "rgba(255, 255, 255, 0.85)";
 const STAR_FILL = "#ffd43b";
 const STAR_EDGE = "#1d1d1f";
 const SUPERSCRIPT = { "-": "\u207b", 0: "\u2070", 1: "\u00b9", 2: "\u00b2", 3: "\u00b3", 4: "\u2074", 5: "\u2075", 6: "\u2076", 7: "\u2077", 8: "\u2078", 9: "\u2079" };
@@ -1065,20 +1066,21 @@ class Race {
     return 2.6 * this.th.scale;
   }
 
+  // The colour, then a white halo drawn *behind* everything already on the
+  // layer (destination-over): halos never cover any trail's colour, however
+  // small the steps and however the racers' paths overlap.
   strokeTrail(ctx, p, a, b) {
     const lw = this.mapLineWidth();
-    // White halo under the colour, from one point later than the colour so
-    // the halo never cuts into the previous chunk's end.
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
-    ctx.lineWidth = lw + 3;
-    ctx.beginPath();
-    this.tracePath(ctx, p, a, b);
-    ctx.stroke();
     ctx.strokeStyle = p.color;
     ctx.lineWidth = lw;
     ctx.beginPath();
-    this.tracePath(ctx, p, Math.max(0, a - 1), b);
+    this.tracePath(ctx, p, a, b);
     ctx.stroke();
+    ctx.globalCompositeOperation = "destination-over";
+    ctx.strokeStyle = HALO;
+    ctx.lineWidth = lw + 3 * this.th.scale;
+    ctx.stroke();
+    ctx.globalCompositeOperation = "source-over";
   }
 
   drawMapTrails(k) {
@@ -1142,19 +1144,7 @@ class Race {
         hy = p.py[i] + (p.py[i + 1] - p.py[i]) * frac;
         const g = this.mapGuard;
         const headIn = hx >= g.x0 && hx <= g.x1 && hy >= g.y0 && hy <= g.y1 ? 1 : 0;
-        const seg = { px: [p.px[i], hx], py: [p.py[i], hy], inside: [p.inside[i], headIn] };
-        const lw = this.mapLineWidth();
-        ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
-        ctx.lineWidth = lw + 3;
-        ctx.beginPath();
-        this.tracePath(ctx, seg, 0, 1);
-        ctx.stroke();
-        ctx.strokeStyle = p.color;
-        ctx.lineWidth = lw;
-        ctx.beginPath();
-        if (i > 0) this.tracePath(ctx, p, i - 1, i);
-        this.tracePath(ctx, seg, 0, 1);
-        ctx.stroke();
+        this.strokeTrail(ctx, { px: [p.px[i], hx], py: [p.py[i], hy], inside: [p.inside[i], headIn], color: p.color }, 0, 1);
       }
       heads.push([hx, hy, p.color]);
     }
