@@ -111,9 +111,11 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[f
     """Return the (x, y) data coordinates of a click on the map since the last rerun, else None.
 
     Mounts the animator showing ``payload`` (see the module docstring). On a
-    wide container the component is ``height`` pixels tall, with the map
-    beside the legend and loss chart; on a narrow one they stack and it grows
-    as needed. Raises RacePayloadError for a payload it cannot draw.
+    wide container the map sits beside the legend and loss chart and the
+    component is ``height`` pixels tall, or taller (up to 80% of the window's
+    height) where the container is so wide that a bigger map fits, as on a
+    projector; on a narrow container they stack and it grows as needed.
+    Raises RacePayloadError for a payload it cannot draw.
     """
     check_payload(payload)
     result = _RACE(

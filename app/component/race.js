@@ -21,6 +21,8 @@ const MIN_RACE_SECONDS = 4;
 const LEGEND_EVERY_MS = 100; // while playing
 const MAX_FRAME_GAP_MS = 100; // a stalled tab resumes where it was, not far ahead
 const NARROW_BELOW_PX = 720;
+const MAP_WIDTH_SHARE = 0.62; // of a wide container, before the height grows past `height`
+const MAX_WINDOW_SHARE = 0.8; // of the window's height, the most the component grows to
 const FALLBACK_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
 const DIVERGED_COLOR = "#d7191c";
 const HALO = "rgba(255, 255, 255, 0.85)";
@@ -288,6 +290,8 @@ class Race {
       if (w !== this.width) this.layout();
     });
     this.resizeObserver.observe(root);
+    this.onWindowResize = () => this.layout();
+    window.addEventListener("resize", this.onWindowResize);
     // The legend can grow (a start diverges), which shrinks the loss chart.
     this.lossObserver = new ResizeObserver(() => {
       const size = this.lossSize;
@@ -347,6 +351,7 @@ class Race {
     if (this.raf) cancelAnimationFrame(this.raf);
     this.raf = 0;
     this.resizeObserver.disconnect();
+    window.removeEventListener("resize", this.onWindowResize);
     this.lossObserver.disconnect();
     this.setPresenterKeys(false);
     this.dprQuery?.removeEventListener("change", this.onDprChange);
@@ -608,7 +613,6 @@ class Race {
     const th = (this.th = this.theme());
     const narrow = W < NARROW_BELOW_PX * th.scale;
     this.root.classList.toggle("narrow", narrow);
-    this.root.style.minHeight = narrow ? "" : `${this.height}px`;
     this.dpr = window.devicePixelRatio || 1;
 
     const aspect = this.image ? this.image.naturalWidth / this.image.naturalHeight : 4 / 3;
@@ -630,7 +634,15 @@ class Race {
     if (!narrow) {
       const gap = parseFloat(getComputedStyle(this.root).rowGap) || 12;
       const bodyGap = parseFloat(getComputedStyle(this.el.body).columnGap) || 16;
-      const availH = this.height - this.el.head.offsetHeight - this.el.controls.offsetHeight - 2 * gap;
+      const chrome = this.el.head.offsetHeight + this.el.controls.offsetHeight + 2 * gap;
+      // On a wide container (a projector) a map held to `height` would leave
+      // most of the width to the side panel: grow until the map takes its
+      // share of the width, but never past most of the window's height.
+      m = margins(this.height - chrome);
+      const wanted = (W * MAP_WIDTH_SHARE - m.l - m.r) / aspect + m.t + m.b + chrome;
+      const ceiling = Math.max(this.height, window.innerHeight * MAX_WINDOW_SHARE);
+      this.usedHeight = Math.round(clamp(wanted, this.height, ceiling));
+      const availH = this.usedHeight - chrome;
       const availW = W - Math.round(260 * th.scale) - bodyGap;
       m = margins(availH);
       plotH = Math.max(60, availH - m.t - m.b);
@@ -649,6 +661,7 @@ class Race {
         plotW = plotH * aspect;
       }
     }
+    this.root.style.minHeight = narrow ? "" : `${this.usedHeight}px`;
     plotW = Math.floor(plotW);
     plotH = Math.floor(plotH);
     this.plot = { l: m.l, t: m.t, w: plotW, h: plotH };
