@@ -681,7 +681,8 @@ def report(out: dict[str, Any], *, target_label: str) -> tuple[list[Line], list[
         lines.append(Line(f"{name}.server_rss_peak", round(r["peak"], 1), "MiB", None, "info",
                           f"start {r['start']:.0f}, end {r['end']:.0f}"))  # fmt: skip
     cpu = out["cpu"]
-    lines.append(Line(f"{name}.server_cpu", cpu["server"], "s", None, "info", "CPU seconds of the server during the run"))
+    if not math.isnan(cpu["server"]):
+        lines.append(Line(f"{name}.server_cpu", cpu["server"], "s", None, "info", "CPU seconds of the server during the run"))
     lines.append(Line(f"{name}.simulator_cpu", cpu["simulator"], "s", None, "info",
                       f"this process, incl. browsers' driver; machine load {cpu['load_start']:.1f} -> {cpu['load_end']:.1f}, "
                       f"{os.cpu_count()} cores"))  # fmt: skip
