@@ -129,13 +129,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=20, help="epochs timed per side (median reported)")
     ap.add_argument("--skip-experiment", action="store_true", help="only the one-epoch comparison")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="limit both NumPy's BLAS and torch to this many threads (default: leave both as they are)")
     args = ap.parse_args()
 
     import torch
 
+    if args.threads:
+        # A shared, oversubscribed machine punishes spinning BLAS threads; one thread each compares the code.
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+        torch.set_num_threads(args.threads)
+
+    from threadpoolctl import threadpool_info
+
     blas_env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL"))}
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"BLAS env: {blas_env or 'none set'}")
+    blas = [f"{i['internal_api']} {i.get('architecture', '')} {i['num_threads']} thread(s)"
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    print(f"numpy {np.__version__} ({'; '.join(blas)}), torch {torch.__version__} "
+          f"({torch.get_num_threads()} thread(s)), BLAS env: {blas_env or 'none set'}")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((M, N), dtype=np.float32)
     y = (rng.random(M) < 0.5).astype(np.float32)
