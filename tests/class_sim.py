@@ -16,6 +16,9 @@ Scenarios
               changing surface controls. Targets: the 20 keep p95 control change < 1.5 s, the 4
               trainings end with results on the page.
 
+Before the students, one "lecturer" session opens the page (as the lecturer does before sharing
+the link), so imports and caches are warm; --no-warmup measures a cold server.
+
 "first render" is what a student waits for: from the first HTTP request (page, static assets,
 health, websocket) to script_finished and the page's images fetched. "control change" is one
 rerun: from sending the BackMsg to script_finished (the images it references are then fetched
@@ -66,9 +69,11 @@ DEFAULTS: dict[str, Any] = {
     "app": "app/streamlit_app.py",  # --app, the script `streamlit run` starts (with --start-server)
     "fallback_app": "tests/apps/sim_target.py",  # used by the tests when the app is missing
     "surface_page": "",  # --surface-page, url path of the surfaces panel ("" = default page)
-    # --control (repeatable): labels of the controls a student changes, in turn. A label that
-    # matches several widgets (one "Learning rate" per optimizer) picks one of them at random.
-    "controls": ["Surface", "Steps", "Learning rate"],
+    # --control (repeatable): labels of the controls a student changes, in turn. "A|B" accepts
+    # either label; a label that matches several widgets (one learning rate per optimizer)
+    # picks one of them at random. If none is on the page, any control is changed (and a
+    # warning printed).
+    "controls": ["Surface", "Steps", "Learning rate|lr"],
     "mlp_page": "mlp",  # --mlp-page, url path of the MLP page
     "train_button": "Run the article's experiment",  # --train-button
     # --results-marker: regex of a text that appears with the results; None = a table
@@ -339,7 +344,24 @@ def pick_new_value(w: Widget, rng: random.Random) -> Any:
         return rng.choice(choices) if choices else None
     if w.type == "checkbox":
         return not bool(w.value)
-    if w.type == "slider" or w.type == "number_input":
+    if w.type == "number_input":
+        # The +/- buttons (a few steps), or, without bounds, typing a value 2-5 times larger
+        # or smaller (a learning rate).
+        cur = w.value if w.value is not None else (w.min if w.min is not None else 0)
+        step = w.step or (1 if w.is_int else 0.01)
+        lo = w.min if w.min is not None else -math.inf
+        hi = w.max if w.max is not None else math.inf
+        for _ in range(20):
+            if not w.is_int and (w.min is None or w.max is None) and cur:
+                v = cur * rng.choice([0.2, 0.5, 2.0, 5.0])
+            else:
+                v = cur + rng.choice([-1, 1]) * rng.randint(1, 5) * step
+            v = min(max(v, lo), hi)
+            v = int(round(v)) if w.is_int else float(f"{v:.6g}")
+            if v != cur:
+                return v
+        return None
+    if w.type == "slider":
         cur = w.value[0] if isinstance(w.value, tuple) else w.value
         step = w.step or (1 if w.is_int else 0.01)
         lo = w.min if w.min is not None else (cur if cur is not None else 0) - 10 * step
@@ -369,7 +391,10 @@ def choose_widget(c: StreamlitClient, labels: list[str], turn: int, rng: random.
     ws = [w for w in c.widgets() if not w.disabled]
     for k in range(len(labels)):
         label = labels[(turn + k) % len(labels)]
-        hits = [w for w in ws if w.label == label] or [w for w in ws if w.label.casefold() == label.casefold()]
+        names = [x.strip() for x in label.split("|") if x.strip()]
+        hits = [w for w in ws if w.label in names] or [
+            w for w in ws if w.label.casefold() in {n.casefold() for n in names}
+        ]
         if hits:
             return rng.choice(hits)
         msg = f"no control labelled {label!r}"
@@ -587,6 +612,16 @@ async def run_scenario(args: argparse.Namespace, url: str, server_pid: int | Non
     if keep_going is not None:
         keep_going.set()
     common = dict(timeout=args.timeout, fetch_static=not args.no_static)
+    warmup = math.nan
+    if not args.no_warmup:
+        # The lecturer opens the link before sharing it: imports and caches are warm.
+        t0 = time.perf_counter()
+        async with StreamlitClient(url, timeout=args.timeout, fetch_static=False, name="lecturer") as c:
+            await c.open(args.surface_page)
+            await c.fetch_media()
+            if sc.get("trainers"):
+                await c.navigate(args.mlp_page)
+        warmup = time.perf_counter() - t0
     tasks: list[asyncio.Task] = []
     t_start = time.perf_counter()
     async with RssSampler(server_pid) as rss:
@@ -623,6 +658,7 @@ async def run_scenario(args: argparse.Namespace, url: str, server_pid: int | Non
         "browsers": browser_results,
         "browser_skip": browser_skip,
         "wall": wall,
+        "warmup": warmup,
         "rss": {"start": rss.start, "peak": rss.peak, "end": rss.last} if server_pid else None,
         "cpu": {"server": rss.cpu, "simulator": rss.own, "load_start": rss.load0, "load_end": rss.load1},
     }
@@ -686,6 +722,8 @@ def report(out: dict[str, Any], *, target_label: str) -> tuple[list[Line], list[
     lines.append(Line(f"{name}.simulator_cpu", cpu["simulator"], "s", None, "info",
                       f"this process, incl. browsers' driver; machine load {cpu['load_start']:.1f} -> {cpu['load_end']:.1f}, "
                       f"{os.cpu_count()} cores"))  # fmt: skip
+    if not math.isnan(out["warmup"]):
+        lines.append(Line(f"{name}.lecturer_warmup", out["warmup"], "s", None, "info", "one session before the class, not counted"))
     lines.append(Line(f"{name}.wall_clock", out["wall"], "s", None, "info", target_label))
     if cpu["load_start"] > (os.cpu_count() or 1):
         details.append(f"warning: the machine was busy before the run (load {cpu['load_start']:.1f} on "
@@ -711,6 +749,7 @@ def _jsonable(out: dict[str, Any], lines: list[Line]) -> dict[str, Any]:
         "scenario": out["scenario"],
         "config": out["config"],
         "wall": out["wall"],
+        "warmup": out["warmup"],
         "rss": out["rss"],
         "cpu": out["cpu"],
         "browser_skip": out["browser_skip"],
@@ -741,6 +780,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--changes", type=int, help="override the number of control changes per student")
     p.add_argument("--browsers", type=int, help="override the number of real Chromium tabs")
     p.add_argument("--trainers", type=int, help="override the number of trainers (trainers scenario)")
+    p.add_argument("--no-warmup", action="store_true", help="no lecturer session before the students (cold server)")
     p.add_argument("--no-static", action="store_true", help="do not fetch the frontend's JS/CSS (a warm browser cache)")
     p.add_argument("--timeout", type=float, default=60.0, help="timeout of any single step, seconds")
     p.add_argument("--browser-timeout", type=float, default=60.0)
