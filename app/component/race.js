@@ -19,6 +19,8 @@ const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
 const STEPS_PER_SECOND = 60;
 const MIN_RACE_SECONDS = 4;
 const LEGEND_EVERY_MS = 100; // while playing
+const SLOW_FPS = 40; // below this for SLOW_FOR_MS, moving layers drop to 1x resolution
+const SLOW_FOR_MS = 1500;
 const MAX_FRAME_GAP_MS = 100; // a stalled tab resumes where it was, not far ahead
 const NARROW_BELOW_PX = 720;
 const MAP_WIDTH_SHARE = 0.62; // of a wide container, before the height grows past `height`
@@ -249,6 +251,8 @@ class Race {
     this.lossTrailFrame = 0;
     this.width = 0;
     this.presenterKeys = false;
+    this.lowRes = false;
+    this.slowSince = null;
 
     const $ = (sel) => root.querySelector(sel);
     this.el = {
@@ -671,8 +675,9 @@ class Race {
     this.el.map.style.height = `${mapH}px`;
     this.mapSize = [mapW, mapH];
     this.ctxMapBg = sizeCanvas(this.el.mapBg, mapW, mapH, this.dpr);
-    this.ctxMapTrail = sizeCanvas(this.el.mapTrail, mapW, mapH, this.dpr);
-    this.ctxMapTop = sizeCanvas(this.el.mapTop, mapW, mapH, this.dpr);
+    this.ctxMapTrail = sizeCanvas(this.el.mapTrail, mapW, mapH, this.movingDpr());
+    this.ctxMapTop = sizeCanvas(this.el.mapTop, mapW, mapH, this.movingDpr());
+    this.el.fps.dataset.scale = String(this.movingDpr());
     // Tests and the app's own checks read where the plot sits inside the map.
     const ds = this.el.mapTop.dataset;
     ds.plotLeft = String(m.l);
@@ -724,8 +729,8 @@ class Race {
     const f = th.fontPx;
     const ctx = sizeCanvas(this.el.lossBg, W, H, this.dpr);
     this.ctxLossBg = ctx;
-    this.ctxLossTrail = sizeCanvas(this.el.lossTrail, W, H, this.dpr);
-    this.ctxLossTop = sizeCanvas(this.el.lossTop, W, H, this.dpr);
+    this.ctxLossTrail = sizeCanvas(this.el.lossTrail, W, H, this.movingDpr());
+    this.ctxLossTop = sizeCanvas(this.el.lossTop, W, H, this.movingDpr());
     ctx.font = `${f}px ${th.font}`;
 
     // The scale: log only where every loss shown is positive. A racer that
@@ -1026,6 +1031,28 @@ class Race {
       this.el.fps.dataset.fps = fps.toFixed(1);
       this.el.fps.dataset.renderMs = this.renderMs.toFixed(2);
       this.el.fps.textContent = `${fps.toFixed(0)} fps`;
+      this.adaptResolution(ts, fps, times[times.length - 1] - times[0]);
+    }
+  }
+
+  // Resolution of the layers redrawn every frame (trails, heads, cursor).
+  // Without a GPU, every changed canvas is copied whole each frame, so on a
+  // HiDPI screen four times the pixels cost four times as much. If playback
+  // stays slow, those layers drop to one pixel per CSS pixel (the map image
+  // and the text stay sharp); it does not switch back during the session.
+  movingDpr() {
+    return this.lowRes ? Math.min(this.dpr, 1) : this.dpr;
+  }
+
+  adaptResolution(ts, fps, spanMs) {
+    if (this.lowRes || this.dpr <= 1 || spanMs < 500) return;
+    if (fps >= SLOW_FPS) {
+      this.slowSince = null;
+    } else if (this.slowSince == null) {
+      this.slowSince = ts;
+    } else if (ts - this.slowSince > SLOW_FOR_MS) {
+      this.lowRes = true;
+      this.layout();
     }
   }
 

@@ -114,6 +114,7 @@ def measure(browser, base: str, query: str, viewport: dict, dpr: float, seconds:
             samples.append(float(fps_el.get_attribute("data-fps")))
             render_ms.append(float(fps_el.get_attribute("data-render-ms")))
         steps_done = int(frame.get_attribute("data-frame")) - first_frame
+        scale = float(fps_el.get_attribute("data-scale"))
         elapsed = time.monotonic() - t0
         page.locator("[data-testid='race-play']").click()
         return {
@@ -122,6 +123,7 @@ def measure(browser, base: str, query: str, viewport: dict, dpr: float, seconds:
             "peer_raf": peer,
             "render_ms": statistics.mean(render_ms),
             "steps_per_s": steps_done / elapsed,
+            "scale": scale,
         }
     finally:
         page.close()
@@ -167,7 +169,8 @@ def main() -> int:
                     print(
                         f"{name}: {r['fps_median']:5.1f} fps median, {r['fps_min']:5.1f} min; "
                         f"bare rAF {r['peer_raf']:5.1f} fps (ratio {r['fps_median'] / r['peer_raf']:.2f}); "
-                        f"{r['render_ms']:.2f} ms drawing per frame; {r['steps_per_s']:.1f} steps/s at 1x"
+                        f"{r['render_ms']:.2f} ms drawing per frame; {r['steps_per_s']:.1f} steps/s at 1x; "
+                        f"moving layers at {r['scale']:g}x"
                     )
             finally:
                 browser.close()
