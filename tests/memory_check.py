@@ -7,13 +7,16 @@ Documented command (from the repository root):
 
 It starts `streamlit run APP` on a free loopback port with a short
 ``server.disconnectedSessionTTL`` (default 5 s instead of 120 s), warms it up with one session,
-then opens 100 sessions (each runs the page to script_finished and fetches its images; at most
---concurrency open at a time while connecting, all 100 held open together), closes them all,
+then, twice (--rounds), opens 100 sessions (each runs the page to script_finished and
+fetches its images; at most --concurrency connecting at a time, all 100 then held open
+together), closes them all,
 waits until the disconnected sessions have expired and triggers the expiry (Streamlit's session
 store drops expired sessions lazily, on its next write, so one more session is opened and
 closed), lets the server settle, and prints the server's RSS (with its child processes)
 before, at peak and after. It fails (exit 1) when after - before exceeds --bound-mb
-(default 150 MiB) or when a session failed.
+(default 150 MiB) or when a session failed. The RSS after each round shows whether memory is
+reused (flat) or leaked (growing by the same amount every round): CPython keeps freed memory
+in its own pools, so "after" rarely returns all the way to "before".
 """
 
 from __future__ import annotations
@@ -77,23 +80,28 @@ async def check(args: argparse.Namespace, server: Server) -> dict[str, float]:
                 failures.append(f"session {i}: {type(e).__name__}: {e}"[:300])
                 return None
 
-    t0 = time.perf_counter()
-    async with RssSampler(pid, every=0.2) as rss:
-        clients = await asyncio.gather(*(opened(i) for i in range(args.sessions)))
-        open_seconds = time.perf_counter() - t0
-        m_peak = metrics(url)
-        live = m_peak.get("active_sessions", float("nan"))
-        await asyncio.sleep(1)
-        await asyncio.gather(*(c.close() for c in clients if c is not None))
-        peak = rss.peak
-    # Wait for the disconnected sessions to expire, then make the store drop them.
-    await asyncio.sleep(args.ttl + 2)
-    trigger = await one_session(url, args.page, args.timeout)
-    await trigger.close()
-    await asyncio.sleep(args.settle)
-    after = rss_mb(pid)
+    peak = 0.0
+    afters: list[float] = []
+    for _ in range(args.rounds):
+        t0 = time.perf_counter()
+        async with RssSampler(pid, every=0.2) as rss:
+            clients = await asyncio.gather(*(opened(i) for i in range(args.sessions)))
+            open_seconds = time.perf_counter() - t0
+            m_peak = metrics(url)
+            live = m_peak.get("active_sessions", float("nan"))
+            await asyncio.sleep(1)
+            await asyncio.gather(*(c.close() for c in clients if c is not None))
+            peak = max(peak, rss.peak)
+        # Wait for the disconnected sessions to expire, then make the store drop them.
+        await asyncio.sleep(args.ttl + 2)
+        trigger = await one_session(url, args.page, args.timeout)
+        await trigger.close()
+        await asyncio.sleep(args.settle)
+        afters.append(rss_mb(pid))
+    after = afters[-1]
     m = metrics(url)
     return {
+        "afters": afters,  # type: ignore[dict-item]
         "before": before,
         "peak": peak,
         "after": after,
@@ -115,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--app", default="app/streamlit_app.py")
     p.add_argument("--page", default="", help="url path of the page each session opens")
     p.add_argument("--sessions", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=2,
+                   help="open and close the sessions this many times (a leak grows every round)")
     p.add_argument("--concurrency", type=int, default=20, help="sessions connecting at the same time")
     p.add_argument("--ttl", type=int, default=5, help="server.disconnectedSessionTTL for this run, seconds")
     p.add_argument("--settle", type=float, default=5.0, help="seconds to wait after expiry before measuring")
@@ -140,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{r['active_at_peak']:g} sessions open, {r['open_seconds']:.1f} s to open them)")  # fmt: skip
     print(f"INFO  memory.rss_after                  {r['after']:9.1f} MiB (sessions expired; "
           f"{r['active_after']:g} active, {r['connects']:g} connects / {r['disconnects']:g} disconnects)")  # fmt: skip
+    if len(r["afters"]) > 1:  # type: ignore[arg-type]
+        rounds = ", ".join(f"{a:.1f}" for a in r["afters"])  # type: ignore[union-attr]
+        print(f"INFO  memory.rss_after_each_round       {rounds} MiB (flat = memory is reused, not leaked)")
     print(f"{'PASS' if grow < args.bound_mb else 'FAIL'}  memory.after_minus_before         {grow:9.1f} MiB target < {args.bound_mb:g} MiB")
     print(f"{'PASS' if r['failures'] == 0 else 'FAIL'}  memory.failed_sessions                  {r['failures']:g}     target = 0")
     print(f"INFO  memory.media_store_bytes          {r['media_after']:9.0f} B   (before {r['media_before']:.0f}, "
