@@ -785,7 +785,7 @@ class Race {
       for (let d = lo; d <= hi; d += every) yTicks.push(d);
       yFmt = superscript;
     } else {
-      const t = niceTicks(lo, hi, Math.max(2, Math.floor(plotH0 / (f * 3))));
+      const t = niceTicks(lo, hi, Math.max(2, Math.floor(plotH0 / (f * 4.5))));
       yTicks = t.values;
       yFmt = tickFormatter(t.step, t.values);
     }
