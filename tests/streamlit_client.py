@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import ipaddress
 import re
 import time
 import zlib
@@ -416,6 +417,16 @@ def _encode_state(w: Widget, value: Any) -> WidgetState | None:
 # --------------------------------------------------------------------------- client
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+
 class StreamlitClient:
     """One simulated browser tab. Use as ``async with StreamlitClient(url) as c: ...``."""
 
@@ -431,6 +442,8 @@ class StreamlitClient:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"base_url must be http://host:port[/base], got {base_url!r}")
+        if not _is_loopback(parts.hostname):
+            raise ValueError(f"only loopback servers may be driven by the simulator, got {base_url!r}")
         self.base_url = base_url.rstrip("/") + "/"
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.base_path = parts.path.rstrip("/")
@@ -861,7 +874,7 @@ class StreamlitClient:
         for u in urls:
             if u.startswith(("data:", "blob:")):
                 continue
-            if u.startswith("http") and not u.startswith(self.origin):
+            if u.startswith(("http:", "https:", "//")) and not u.startswith(self.origin):
                 continue  # never leave the server under test
             local.append(u)
         return list(dict.fromkeys(local))
