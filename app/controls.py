@@ -22,16 +22,12 @@ def hyper_control(h: Hyperparameter, key: str, where=st) -> None:
     if h.kind is bool:
         where.checkbox(label, key=key, help=help_text)
     elif h.kind is int:
-        where.number_input(label, key=key, step=1, help=help_text,
-                           min_value=int(h.low) if h.low is not None else None,
-                           max_value=int(h.high) if h.high is not None else None)
+        where.number_input(label, key=key, step=1, help=help_text)
     else:
-        # Open bounds are left to the library's check, whose message says why a value is refused.
-        where.number_input(
-            label, key=key, format="%g", step=_step(h, float(st.session_state[key])), help=help_text,
-            min_value=float(h.low) if h.low is not None and not h.low_open else None,
-            max_value=float(h.high) if h.high is not None and not h.high_open else None,
-        )
+        # No bounds on the control: a value out of range gets the library's message, which says
+        # why it is refused ("lr must be > 0, got -1"), instead of a silent clamp.
+        where.number_input(label, key=key, format="%g", step=_step(h, float(st.session_state[key])),
+                           help=help_text)
 
 
 def _add_racer(prefix: str) -> None:

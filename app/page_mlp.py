@@ -183,17 +183,19 @@ def render() -> None:
     st.caption("ReLU hidden layers, one sigmoid output, binary cross-entropy, He initialisation, inverted dropout, "
                "backpropagation by hand: the article's network with its defects fixed. Curves are the mean "
                "mini-batch loss of each epoch.")
-    if err := st.session_state.get("mlp_csv_error"):
-        st.error(f"The uploaded file cannot be used: {err}", icon="⚠️")
-
     exp = None
-    try:
-        exp = _read_experiment()
-        if exp.dataset == CSV:
-            load_dataset(exp, st.session_state.get("mlp_csv_bytes"))  # a bad file is reported before training
-    except (SceneError, ValueError) as e:
-        st.error(f"{e}", icon="⚠️")
-        exp = None
+    csv_error = st.session_state.get("mlp_csv_error") if st.session_state["mlp_dataset"] == CSV else None
+    if csv_error:
+        st.error(f"The uploaded file cannot be used: {csv_error}", icon="⚠️")
+    else:
+        try:
+            exp = _read_experiment()
+            if exp.dataset == CSV:
+                load_dataset(exp, st.session_state.get("mlp_csv_bytes"))  # a bad file is reported before training
+        except (SceneError, ValueError) as e:
+            uploaded = st.session_state["mlp_dataset"] == CSV and st.session_state.get("mlp_csv_bytes")
+            st.error(f"The uploaded file cannot be used: {e}" if uploaded else f"{e}", icon="⚠️")
+            exp = None
 
     c1, c2, c3 = st.columns([2, 3, 2])
     train_clicked = c1.button("Train", type="primary", disabled=exp is None, key="mlp_train")
