@@ -26,6 +26,7 @@ LIMITS = {
     "random_starts": (0, 24),
     "n_seeds": (1, 8),
     "paths": (1, 48),  # racers x starts x seeds drawn at once
+    "points": (1, 20_000),  # paths x (steps + 1): what one scene sends to the browser to animate
     "noise": (0.0, 1000.0),
     "seed": (0, 2**31 - 1),
     "batch_size": (0, 10_000),
@@ -163,6 +164,19 @@ class Scene:
 
     def check(self) -> Scene:
         """Return self if every field is valid, else raise SceneError saying what to change."""
+        self._check_fields()
+        for r in self.racers:
+            try:
+                r.make()
+            except HyperparameterError as e:
+                raise SceneError(str(e)) from None
+            except KeyError:
+                raise SceneError(f"unknown optimizer {r.optimizer!r}") from None
+        self._check_totals()
+        return self
+
+    def _check_fields(self) -> None:
+        """Raise SceneError for the first field that is out of its own range."""
         import surfaces
 
         if self.surface == "custom":
@@ -187,20 +201,21 @@ class Scene:
         for p in ((self.start,) if self.start else ()) + self.more_starts:
             for v in p:
                 _in_range("start coordinate", v, LIMITS["coordinate"])
+
+    def _check_totals(self) -> None:
+        """Raise SceneError when the fields together ask for more than one view can draw."""
         paths = len(self.racers) * (1 + len(self.more_starts) + self.random_starts) * self.n_seeds
         if paths > LIMITS["paths"][1]:
             raise SceneError(
                 f"{paths} paths at once is more than the {LIMITS['paths'][1]} this view draws: "
                 "use fewer optimizers, starts or noise seeds"
             )
-        for r in self.racers:
-            try:
-                r.make()
-            except HyperparameterError as e:
-                raise SceneError(str(e)) from None
-            except KeyError:
-                raise SceneError(f"unknown optimizer {r.optimizer!r}") from None
-        return self
+        points = paths * (self.steps + 1)
+        if points > LIMITS["points"][1]:
+            raise SceneError(
+                f"{paths} paths x {self.steps} steps is {points:,} points, more than the "
+                f"{LIMITS['points'][1]:,} one animation holds: use fewer steps, starts or optimizers"
+            )
 
     def same_picture(self, other: Scene) -> bool:
         """Return True when both scenes draw the same race (defaults written out or not)."""
@@ -264,7 +279,7 @@ class Scene:
                 notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {what} must be a number")
                 return
             try:
-                cls.check(replace(d, **{name: val}))
+                replace(d, **{name: val})._check_fields()
                 changes[name] = val
             except SceneError as e:
                 notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {e}")

@@ -114,3 +114,12 @@ def test_link_parsing_accepts_a_full_address():
     scene, notes = scene_from_link("http://localhost:8501/surfaces?s=himmelblau&n=40&r=sgd(lr%3D0.01)")
     assert notes == [] and scene.surface == "himmelblau" and scene.steps == 40
     assert scene.racers == (Racer("sgd", (("lr", 0.01),)),)
+
+
+def test_point_budget_bounds_what_travels_to_the_browser():
+    four = tuple(Racer("adam", (("lr", 0.01),)) for _ in range(4))
+    Scene(racers=four, steps=4999).check()  # 4 x 5000 points: at the budget
+    with pytest.raises(SceneError, match="points, more than"):
+        Scene(racers=four, steps=5000).check()
+    with pytest.raises(SceneError, match="use fewer steps"):
+        Scene(racers=four, random_starts=8, steps=1000).check()
