@@ -27,13 +27,13 @@ def contour_data_url(surface: str, formula: str, window: tuple) -> str:
     return plots.contour_image(compute.load_surface(surface, formula), window)
 
 
-@st.cache_resource(max_entries=256, ttl=3600, show_spinner=False)
+@st.cache_resource(max_entries=128, ttl=3600, show_spinner=False)
 def cached_race(scene: Scene) -> compute.Race:
     """Return the race of a scene; shared read-only across sessions (never mutated)."""
     return compute.run_race(scene)
 
 
-@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+@st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
 def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
     """Return (animator payload, results rows) for a scene."""
     race = cached_race(scene)

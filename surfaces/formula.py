@@ -52,6 +52,12 @@ class FormulaError(SurfaceError):
         super().__init__(message)
 
 
+def _abs(a):
+    # sympy differentiates Abs(f) through re(f) and im(f) unless it can prove f real (acos(y) may be
+    # complex to sympy); sqrt(f^2) has the same value and a derivative NumPy can evaluate
+    return sympy.Abs(a) if a.is_extended_real else sympy.sqrt(a**2)
+
+
 def _sigmoid(a):
     return 1 / (1 + sympy.exp(-a))
 
@@ -77,7 +83,7 @@ FUNCTIONS: dict[str, tuple] = {
     "log": (sympy.log, math.log, False),
     "ln": (sympy.log, math.log, False),
     "sqrt": (sympy.sqrt, math.sqrt, False),
-    "abs": (sympy.Abs, abs, False),
+    "abs": (_abs, abs, False),
     "tanh": (sympy.tanh, math.tanh, False),
     "sinh": (sympy.sinh, math.sinh, True),
     "cosh": (sympy.cosh, math.cosh, True),
@@ -311,6 +317,15 @@ class _Built(NamedTuple):
     degree: float  # the highest power of a variable once products and powers are multiplied out
 
 
+def _small_exact(expr: sympy.Expr, value: float) -> bool:
+    """Return True when a constant is small and simple enough to stay exact (like 2*pi, sqrt(2), 4/3)."""
+    if abs(value) > MAX_LITERAL or node_count(expr) > 10:
+        return False
+    if any(abs(r.p) > MAX_LITERAL or r.q > MAX_LITERAL for r in expr.atoms(sympy.Rational)):
+        return False
+    return all(p.exp.is_Rational and abs(p.exp.p) <= 10 and p.exp.q <= 10 for p in expr.atoms(sympy.Pow))
+
+
 class _Builder:
     """Turn a checked syntax tree into sympy, refusing what would hang, overflow or be complex.
 
@@ -352,10 +367,23 @@ class _Builder:
 
     def build(self, node) -> _Built:
         """Return the sympy expression of ``node`` with its constant value, exponential nesting and degree."""
+        built = self.build_node(node)
+        if built.value is not None and node[0] not in ("num", "const") and not _small_exact(built.expr, built.value):
+            # sympy's printers and simplifiers can spend minutes on a constant such as (sin(2) - pi)^100;
+            # a constant that is not small and simple is kept as its floating-point value
+            return built._replace(expr=sympy.Float(built.value))
+        return built
+
+    def build_node(self, node) -> _Built:
         kind, col = node[0], node[1]
         if kind == "num":
             v = node[2]
-            expr = sympy.Integer(v.numerator) if v.denominator == 1 else sympy.Rational(v.numerator, v.denominator)
+            if v.denominator > MAX_LITERAL:  # 1e-300 as an exact fraction drags a 300-digit integer along
+                expr = sympy.Float(float(v))
+            elif v.denominator == 1:
+                expr = sympy.Integer(v.numerator)
+            else:
+                expr = sympy.Rational(v.numerator, v.denominator)
             return _Built(expr, float(v), 0, 0)
         if kind == "var":
             return _Built(self.variables[node[2]], None, 0, 1)
@@ -413,20 +441,27 @@ class _Builder:
                 )
             growth = max(a.growth, b.growth + 1)
             self.check(growth, 1, col, "this power")
-            return _Built(a.expr**b.expr, None, growth, 1)
+            # sympy splits 2^(x - 10^15) into 2^x * 2^(-10^15) and computes the second factor exactly;
+            # exp(b log a) is the same function and stays unexpanded
+            expr = sympy.exp(b.expr) if a.expr == sympy.E else sympy.exp(b.expr * sympy.log(a.expr))
+            return _Built(expr, None, growth, 1)
         if abs(b.value) > MAX_EXPONENT:
             self.error(
                 f"the exponent {b.value:g} is too large; exponents must be between -{MAX_EXPONENT} and {MAX_EXPONENT}",
                 col,
             )
+        exponent = b.expr
+        if not (exponent.is_Rational and exponent.q <= 10):
+            # x^(1/10^9) makes sympy search for exact billionth roots of every number in x's product
+            exponent = sympy.Float(b.value)
         if a.value is not None:
             if a.value == 0 and b.value < 0:
                 self.error("zero to a negative power is a division by zero", col)
             value = self.constant(lambda: a.value**b.value, col, f"{a.value:g}^{b.value:g}")
-            return _Built(a.expr**b.expr, value, a.growth, 0)
+            return _Built(a.expr**exponent, value, a.growth, 0)
         degree = a.degree * abs(b.value)
         self.check(a.growth, degree, col, "this power")
-        return _Built(a.expr**b.expr, None, a.growth, degree)
+        return _Built(a.expr**exponent, None, a.growth, degree)
 
 
 def parse_tree(text: str, variables: dict | None = None):

@@ -87,11 +87,25 @@ def derivatives(expr: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple[tuple
                 )
             row.append(h)
         hess_rows.append(tuple(row))
+    unevaluated = (sympy.Derivative, sympy.Subs, sympy.re, sympy.im, sympy.arg)
+    if any(e.has(*unevaluated) for e in grad + tuple(h for row in hess_rows for h in row)):
+        raise FormulaError("this formula's derivative cannot be written out in closed form; try rewriting it")
     return grad, tuple(hess_rows)
 
 
+def _as_machine_numbers(expr: sympy.Expr) -> sympy.Expr:
+    """Return ``expr`` with integers and fractions too large for a float64 replaced by floats.
+
+    sympy writes (2x)^100 as 1267650600228229401496703205376*x**100; NumPy cannot
+    hold that integer in an array operation, while its float is exact enough.
+    """
+    big = {a: sympy.Float(a) for a in expr.atoms(sympy.Rational)
+           if abs(a.p) > 2**53 or a.q > 2**53}
+    return expr.xreplace(big) if big else expr
+
+
 def _lambdify(args, exprs, module: str):
-    return sympy.lambdify(args, tuple(exprs), modules=module, cse=True)
+    return sympy.lambdify(args, tuple(_as_machine_numbers(e) for e in exprs), modules=module, cse=True)
 
 
 class Surface:
@@ -143,11 +157,34 @@ class Surface:
         self._recipe = recipe
         self.gradient_expr, self.hessian_expr = derivatives(expr, self.params)
         args = self._lambdify_args()
-        self._loss_fn = _lambdify(args, (expr,), "numpy")
-        self._grad_fn = _lambdify(args, self.gradient_expr, "numpy")
-        self._hess_fn = _lambdify(args, [h for row in self.hessian_expr for h in row], "numpy")
+        try:
+            self._loss_fn = _lambdify(args, (expr,), "numpy")
+            self._grad_fn = _lambdify(args, self.gradient_expr, "numpy")
+            self._hess_fn = _lambdify(args, [h for row in self.hessian_expr for h in row], "numpy")
+        except (sympy.printing.codeprinter.PrintMethodNotImplementedError, NotImplementedError):
+            raise FormulaError("this formula uses something that cannot be computed numerically") from None
+        self._probe()
         (x0, x1), (y0, y1) = self.window
         self.start = _point(start, "the start point") if start is not None else (x0 + 0.15 * (x1 - x0), y1 - 0.15 * (y1 - y0))
+
+    def _probe(self) -> None:
+        """Raise FormulaError if the compiled functions fail or turn complex at the window's centre.
+
+        Constant parts of the generated code run in Python floats, which raise
+        on overflow (e^(e^10)^2) and turn complex for (-1)^e; both show at any point.
+        """
+        (x0, x1), (y0, y1) = self.window
+        centre = np.array([[(x0 + x1) / 2, (y0 + y1) / 2]])
+        for fn in (self._loss_fn, self._grad_fn, self._hess_fn):
+            try:
+                with np.errstate(all="ignore"):
+                    values = self._values(fn, centre)
+            except (OverflowError, ZeroDivisionError, ValueError, TypeError):
+                raise FormulaError("a constant in this formula or its derivatives is too large for a "
+                                   "computer number") from None
+            if any(np.iscomplexobj(v) for v in values):
+                raise FormulaError("this formula is not a real number (it contains a complex constant, "
+                                   "like a negative number to a fractional power)")
 
     def _lambdify_args(self) -> tuple:
         return self.params

@@ -111,7 +111,7 @@ def browser():
 
 
 @pytest.fixture
-def open_demo(server, browser):
+def open_demo(browser, server):
     """Return a function that opens the demo with query parameters and gives back the page."""
     pages = []
 
