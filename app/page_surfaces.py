@@ -218,7 +218,7 @@ def render() -> None:
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     st.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
 
-    click = race_view({**payload, "presenter": presenter}, key="race", height=720 if presenter else 620)
+    click = race_view({**payload, "title": "", "presenter": presenter}, key="race", height=720 if presenter else 620)
     if click is not None:
         st.session_state["_pending_start"] = click
         st.rerun()
