@@ -47,11 +47,11 @@ def torch_optimizer(name: str, params):
     return torch.optim.Adam(params, lr=0.01, betas=(0.9, 0.999), eps=1e-8)
 
 
-def time_ours(X, y, batches, opt_name: str) -> tuple[list[float], float, float]:
-    """Return per-epoch seconds of our MLP + optim, and the seconds spent in loss_and_grads and in step."""
+def time_ours(X, y, batches, opt_name: str) -> tuple[list[float], list[float], list[float]]:
+    """Return per-epoch seconds of our MLP + optim, and per-batch seconds in loss_and_grads and in step."""
     model = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
     opt = optim.make(opt_name, lr=0.01)
-    times, t_grad, t_step = [], 0.0, 0.0
+    times, t_grad, t_step = [], [], []
     for epoch in batches:
         t0 = time.perf_counter()
         for idx in epoch:
@@ -59,13 +59,13 @@ def time_ours(X, y, batches, opt_name: str) -> tuple[list[float], float, float]:
             _, grads = model.loss_and_grads(X[idx], y[idx])
             b = time.perf_counter()
             opt.step(model.params, grads)
-            t_grad += b - a
-            t_step += time.perf_counter() - b
+            t_grad.append(b - a)
+            t_step.append(time.perf_counter() - b)
         times.append(time.perf_counter() - t0)
     return times, t_grad, t_step
 
 
-def time_torch(X, y, batches, opt_name: str) -> tuple[list[float], float, float]:
+def time_torch(X, y, batches, opt_name: str) -> tuple[list[float], list[float], list[float]]:
     """Return the same for nn.Linear layers and torch.optim, from the same weights over the same batches."""
     import torch
 
@@ -78,7 +78,7 @@ def time_torch(X, y, batches, opt_name: str) -> tuple[list[float], float, float]
     opt = torch_optimizer(opt_name, net.parameters())
     loss_fn = torch.nn.BCEWithLogitsLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.reshape(-1, 1))
-    times, t_grad, t_step = [], 0.0, 0.0
+    times, t_grad, t_step = [], [], []
     for epoch in batches:
         t0 = time.perf_counter()
         for idx in epoch:
@@ -89,8 +89,8 @@ def time_torch(X, y, batches, opt_name: str) -> tuple[list[float], float, float]
             loss.backward()
             b = time.perf_counter()
             opt.step()
-            t_grad += b - a
-            t_step += time.perf_counter() - b
+            t_grad.append(b - a)
+            t_step.append(time.perf_counter() - b)
         times.append(time.perf_counter() - t0)
     return times, t_grad, t_step
 
@@ -104,8 +104,7 @@ def time_train_loop(X, y, epochs: int) -> float:
 
 def compare(X, y, batches, opt_name: str) -> float:
     """Print one epoch's median time for both sides and where the time goes; return ours/torch."""
-    ours, theirs = [], []
-    og = os_ = tg = ts = 0.0
+    ours, theirs, og, os_, tg, ts = [], [], [], [], [], []
     # Interleave the two sides so drift in a shared machine's load hits both alike.
     for i in range(0, len(batches), 2):
         t, g, s = time_ours(X, y, batches[i:i + 2], opt_name)
@@ -115,13 +114,13 @@ def compare(X, y, batches, opt_name: str) -> float:
         theirs += t[1:] if i == 0 else t
         tg, ts = tg + g, ts + s
     t_ours, t_torch = statistics.median(ours), statistics.median(theirs)
-    steps = sum(len(e) for e in batches)
+    og, os_, tg, ts = (statistics.median(v) for v in (og, os_, tg, ts))
     print(f"{opt_name}: one epoch, {M}x{N} -> {HIDDEN} -> 1, batch {BATCH}, float32 "
           f"(median of {len(ours)} epochs)")
     print(f"  ours  {t_ours * 1e3:8.2f} ms   torch {t_torch * 1e3:8.2f} ms   ratio ours/torch = {t_ours / t_torch:.2f}")
-    print(f"  per batch: forward+backward ours {og / steps * 1e3:.2f} ms vs torch {tg / steps * 1e3:.2f} ms "
-          f"(ratio {og / tg:.2f}); optimizer step ours {os_ / steps * 1e3:.2f} ms vs torch "
-          f"{ts / steps * 1e3:.2f} ms (ratio {os_ / ts:.2f})")
+    print(f"  per batch (median): forward+backward ours {og * 1e3:.2f} ms vs torch {tg * 1e3:.2f} ms "
+          f"(ratio {og / tg:.2f}); optimizer step ours {os_ * 1e3:.2f} ms vs torch {ts * 1e3:.2f} ms "
+          f"(ratio {os_ / ts:.2f})")
     return t_ours / t_torch
 
 
@@ -145,8 +144,8 @@ def main() -> None:
     from threadpoolctl import threadpool_info
 
     blas_env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL"))}
-    blas = [f"{i['internal_api']} {i.get('architecture', '')} {i['num_threads']} thread(s)"
-            for i in threadpool_info() if i["user_api"] == "blas"]
+    blas = sorted({f"{i['internal_api']} {i.get('architecture', '')} {i['num_threads']} thread(s)"
+                   for i in threadpool_info() if i["user_api"] == "blas"})
     print(f"numpy {np.__version__} ({'; '.join(blas)}), torch {torch.__version__} "
           f"({torch.get_num_threads()} thread(s)), BLAS env: {blas_env or 'none set'}")
     rng = np.random.default_rng(0)
