@@ -477,6 +477,7 @@ class StreamlitClient:
         self.fetched_urls: set[str] = set()
         self.error: BaseException | None = None
         self.page_not_found = False
+        self.query_string = ""  # the URL's query string, as the browser would send it
         # counters
         self.deltas = 0
         self.bytes_received = 0
@@ -689,6 +690,9 @@ class StreamlitClient:
                 self.exceptions_total += 1
                 e = ev.script_compilation_exception
                 self.exception_texts.append(f"compile error {e.type}: {e.message}"[:300])
+        elif kind == "page_info_changed":
+            # st.query_params changed: the browser updates its URL and sends it with every rerun.
+            self.query_string = msg.page_info_changed.query_string
         elif kind == "page_not_found":
             self.page_not_found = True
         elif kind == "auto_rerun":
@@ -755,7 +759,7 @@ class StreamlitClient:
         *,
         page_name: str = "",
         page_script_hash: str | None = None,
-        query_string: str = "",
+        query_string: str | None = None,
         extra: list[WidgetState] | None = None,
         fragment_id: str = "",
         is_auto_rerun: bool = False,
@@ -764,6 +768,9 @@ class StreamlitClient:
     ) -> RunResult:
         back = BackMsg()
         cs = back.rerun_script
+        if query_string is None:
+            query_string = self.query_string
+        self.query_string = query_string
         cs.query_string = query_string
         cs.page_script_hash = self.page_script_hash if page_script_hash is None else page_script_hash
         cs.page_name = page_name
@@ -950,7 +957,8 @@ class StreamlitClient:
         self.elements = {p: e for p, e in self.elements.items() if e.active_script_hash == main}
         live = {e.proto.id for e in self.elements.values() if e.type in WIDGET_TYPES}
         self.widget_values = {k: v for k, v in self.widget_values.items() if k in live}
-        return await self._rerun(page_script_hash=target, keep_only_main=True, timeout=timeout)
+        # ...and drops the old page's query parameters (it keeps only embed options).
+        return await self._rerun(page_script_hash=target, keep_only_main=True, query_string="", timeout=timeout)
 
     async def wait_until(
         self,
