@@ -25,5 +25,9 @@ class Adagrad(Optimizer):
 
     def update(self, g, state, p, lr, t):
         (s,) = state
-        s = s + g * g
-        return lr * g / (s**0.5 + self.eps), (s,)
+        s += g * g
+        denom = s**0.5
+        denom += self.eps
+        d = g / denom
+        d *= lr
+        return d, (s,)

@@ -13,11 +13,17 @@ def adam_direction(opt, g, m, s, t):
     ``t`` is the number of updates so far, counting this one (not the epoch).
     """
     b1, b2 = opt.beta1, opt.beta2
-    m = b1 * m + (1.0 - b1) * g
-    s = b2 * s + (1.0 - b2) * (g * g)
-    m_hat = m / (1.0 - b1**t)
-    s_hat = s / (1.0 - b2**t)
-    return m_hat / (s_hat**0.5 + opt.eps), m, s
+    m *= b1
+    m += (1.0 - b1) * g
+    s *= b2
+    s += (1.0 - b2) * (g * g)
+    # m_hat / (sqrt(s_hat) + eps), arranged as torch.optim.Adam does so both round alike
+    denom = s**0.5
+    denom /= (1.0 - b2**t) ** 0.5
+    denom += opt.eps
+    d = m / denom
+    d /= 1.0 - b1**t
+    return d, m, s
 
 
 class Adam(Optimizer):
@@ -44,4 +50,5 @@ class Adam(Optimizer):
 
     def update(self, g, state, p, lr, t):
         d, m, s = adam_direction(self, g, state[0], state[1], t)
-        return lr * d, (m, s)
+        d *= lr
+        return d, (m, s)

@@ -30,4 +30,6 @@ class AdamW(Optimizer):
 
     def update(self, g, state, p, lr, t):
         d, m, s = adam_direction(self, g, state[0], state[1], t)
-        return lr * (self.weight_decay * p + d), (m, s)
+        d += self.weight_decay * p
+        d *= lr
+        return d, (m, s)

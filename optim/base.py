@@ -54,12 +54,20 @@ class Optimizer:
 
     # -- the pure rule -----------------------------------------------------
     def init(self, p: Any) -> tuple:
-        """Return the zero state for one parameter (floats for a float, arrays for an array)."""
-        zero = 0.0 if isinstance(p, float) else np.zeros_like(p)
-        return tuple(zero for _ in self.state_names)
+        """Return the zero state for one parameter (floats for a float, separate arrays for an array)."""
+        if isinstance(p, float):
+            return tuple(0.0 for _ in self.state_names)
+        return tuple(np.zeros_like(p) for _ in self.state_names)
 
     def update(self, g: Any, state: tuple, p: Any, lr: float, t: int) -> tuple[Any, tuple]:
-        """Return ``(delta, new_state)``: the new parameter is ``p - delta``."""
+        """Return ``(delta, new_state)``: the new parameter is ``p - delta``.
+
+        Rules are written with augmented assignments (``m *= beta1``): on
+        floats these rebind, on arrays they update the state in place, so one
+        text of the rule is fast on a single 2-D point and allocates few
+        temporaries on a network's weight matrices. ``g`` and ``p`` are never
+        modified; the returned ``delta`` never aliases the state.
+        """
         raise NotImplementedError
 
     # -- the stateful wrapper ------------------------------------------------

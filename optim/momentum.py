@@ -33,7 +33,11 @@ class Momentum(Optimizer):
     def update(self, g, state, p, lr, t):
         (v,) = state
         b = self.beta
-        v = b * v + (1.0 - b) * g
+        v *= b
+        v += (1.0 - b) * g
         if self.nesterov:
-            return lr * (b * v + (1.0 - b) * g), (v,)
+            d = b * v
+            d += (1.0 - b) * g
+            d *= lr
+            return d, (v,)
         return lr * v, (v,)

@@ -30,5 +30,10 @@ class RMSProp(Optimizer):
     def update(self, g, state, p, lr, t):
         (s,) = state
         b = self.beta
-        s = b * s + (1.0 - b) * (g * g)
-        return lr * g / (s**0.5 + self.eps), (s,)
+        s *= b
+        s += (1.0 - b) * (g * g)
+        denom = s**0.5
+        denom += self.eps
+        d = g / denom
+        d *= lr
+        return d, (s,)
