@@ -198,11 +198,7 @@ class Server:
 def rss_mb(pid: int) -> float:
     """Resident set size of a process (and its children) in MiB, from /proc."""
     total = 0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            pids.append(int(line))
-    for p in pids:
+    for p in [pid, *_children(pid)]:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -210,14 +206,26 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """user+system CPU seconds of a process and its reaped children, from /proc."""
+def _children(pid: int) -> list[int]:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
-        return math.nan
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+system CPU seconds of a process, its live children (a worker pool) and reaped ones."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(x) for x in fields[11:15]) / ticks
+    total = 0.0
+    for k, p in enumerate([pid, *_children(pid)]):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            if k == 0:
+                return math.nan
+            continue
+        total += sum(int(x) for x in fields[11:15]) / ticks
+    return total
 
 
 def own_cpu_seconds() -> float:
@@ -741,7 +749,8 @@ def report(out: dict[str, Any], *, target_label: str) -> tuple[list[Line], list[
                           f"start {r['start']:.0f}, end {r['end']:.0f}"))  # fmt: skip
     cpu = out["cpu"]
     if not math.isnan(cpu["server"]):
-        lines.append(Line(f"{name}.server_cpu", cpu["server"], "s", None, "info", "CPU seconds of the server during the run"))
+        lines.append(Line(f"{name}.server_cpu", cpu["server"], "s", None, "info",
+                          "CPU seconds of the server (and its worker processes) during the run"))  # fmt: skip
     lines.append(Line(f"{name}.simulator_cpu", cpu["simulator"], "s", None, "info",
                       f"this process, incl. browsers' driver; machine load {cpu['load_start']:.1f} -> {cpu['load_end']:.1f}, "
                       f"{os.cpu_count()} cores"))  # fmt: skip
