@@ -26,14 +26,19 @@ def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.linspace(lo, hi if hi > lo else lo + 1.0, 41), False
 
 
-def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = "jpeg") -> str:
-    """Return a data URL of the surface's filled contours covering exactly ``window``, no axes."""
+def _grid(surf, window, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (X, Y, Z) over the window on an n x n grid; Z is NaN where the loss is not finite."""
     (x0, x1), (y0, y1) = window
-    n = 260
     X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
     with np.errstate(all="ignore"):
         Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
-    Z = np.where(np.isfinite(Z), Z, np.nan)
+    return X, Y, np.where(np.isfinite(Z), Z, np.nan)
+
+
+def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = "jpeg") -> str:
+    """Return a data URL of the surface's filled contours covering exactly ``window``, no axes."""
+    (x0, x1), (y0, y1) = window
+    X, Y, Z = _grid(surf, window, 260)
     levels, is_log = _levels(Z)
     fig = Figure(figsize=(width / 100, height / 100), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -61,11 +66,7 @@ def _finite_path(p: np.ndarray) -> np.ndarray:
 def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dpi=100, fontsize=11) -> Figure:
     """Return a static picture of the race up to step ``upto``: contours, minima, paths, legend, colour bar."""
     (x0, x1), (y0, y1) = window
-    n = 220
-    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    with np.errstate(all="ignore"):
-        Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
-    Z = np.where(np.isfinite(Z), Z, np.nan)
+    X, Y, Z = _grid(surf, window, 220)
     levels, is_log = _levels(Z)
     fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     ax = fig.add_subplot()
@@ -104,17 +105,13 @@ def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dp
 def surface_3d(surf, window, race, elev: float = 35, azim: float = -60) -> Figure:
     """Return a 3-D view of the surface with every racer's path lying on it."""
     (x0, x1), (y0, y1) = window
-    n = 90
-    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    with np.errstate(all="ignore"):
-        Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
-    Z = np.where(np.isfinite(Z), Z, np.nan)
+    X, Y, Z = _grid(surf, window, 90)
     _, is_log = _levels(Z)
     zmin = np.nanmin(Z)
     f = (lambda z: np.log10(z - zmin + 1e-3)) if is_log else (lambda z: z)
     fig = Figure(figsize=(8, 6.2), dpi=100, layout="constrained")
     ax = fig.add_subplot(projection="3d")
-    ax.plot_surface(X, Y, f(Z), cmap=CMAP, alpha=0.75, linewidth=0, antialiased=True, rcount=n, ccount=n)
+    ax.plot_surface(X, Y, f(Z), cmap=CMAP, alpha=0.75, linewidth=0, antialiased=True, rcount=X.shape[0], ccount=X.shape[1])
     for run in race.runs:
         p = _finite_path(run.path[0, :, 0])
         if len(p):

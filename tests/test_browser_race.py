@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+from support import ARTIFACTS, READY, ROOT, launch, require_chromium, serve
 
-ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "tests" / "apps" / "race_demo.py"
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = shutil.which("chromium")
-READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from app.race_component import RacePayloadError, check_payload  # noqa: E402
 
@@ -40,72 +30,18 @@ from race_demo import EXTENT, demo_payload  # noqa: E402
 STEPS = 200  # the demo's default
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Return the base URL of the demo page served by a Streamlit subprocess."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("race") / "streamlit.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(DEMO),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit did not become healthy (exit code {proc.poll()}):\n{log_path.read_text()[-2000:]}"
-                )
-            time.sleep(0.3)
+    with serve(DEMO, log=tmp_path_factory.mktemp("race") / "streamlit.log") as base:
         yield base
-    finally:
-        proc.kill()
-        proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None and os.environ.get("CI") != "true":
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    if CHROMIUM is None:
-        pytest.fail(
-            "chromium is missing, and under CI=true the browser tests must run (apt-get install chromium)"
-        )
+    require_chromium()
     with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            headless=True,
-        )
+        b = launch(pw)
         yield b
         b.close()
 

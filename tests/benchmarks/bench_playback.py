@@ -21,21 +21,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tests" / "apps" / "race_demo.py"
-sys.path.insert(0, str(DEMO.parent))
+sys.path[:0] = [str(DEMO.parent), str(ROOT / "tests")]
 
 from race_demo import demo_payload  # noqa: E402
+from support import READY, launch, serve  # noqa: E402
 
-READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 FPS_FLOOR = 20.0
 PAYLOAD_CEILING_KB = 400.0
 
@@ -54,44 +51,6 @@ RAF_RATE_JS = """(ms) => new Promise((done) => {
 def payload_kb(**kw) -> float:
     """Return the size in KB of the payload as Streamlit sends it (JSON text)."""
     return len(json.dumps(demo_payload(**kw)).encode()) / 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(DEMO),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                return proc, base
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("streamlit did not become healthy within 90 s")
 
 
 def measure(browser, base: str, query: str, viewport: dict, dpr: float, seconds: float = 5.0) -> dict:
@@ -153,15 +112,10 @@ def main() -> int:
             2,
         ),
     ]
-    proc, base = start_server()
     results = []
-    try:
+    with serve(DEMO) as base:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=chromium,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-                headless=True,
-            )
+            browser = launch(pw)
             try:
                 for name, query, viewport, dpr in runs:
                     r = measure(browser, base, query, viewport, dpr)
@@ -174,9 +128,6 @@ def main() -> int:
                     )
             finally:
                 browser.close()
-    finally:
-        proc.kill()
-        proc.wait()
 
     failed = [f"fps {r['fps_min']:.1f} < {FPS_FLOOR}" for r in results if r["fps_min"] < FPS_FLOOR]
     failed += [
