@@ -6,6 +6,12 @@ checked (size, nesting, exponents, constants) and only then turned into sympy
 objects. Every rejection is a ``FormulaError`` whose message points at the
 column where the problem is.
 
+sympy's exact arithmetic is where hostile input would hang (2^(x - 10^15)
+makes it compute 2^(10^15)), so numbers beyond ``EXACT_LIMIT`` and constant
+subexpressions that are not small become floats, powers with a variable
+exponent are written exp(b log a), and functions that sympy cannot prove
+real are declared real (a surface is real-valued; NumPy gives NaN outside).
+
 Grammar (``^`` and ``**`` are the same operator, right-associative)::
 
     sum     := product (("+" | "-") product)*
@@ -32,6 +38,8 @@ MAX_EXPONENT = 100
 #: exp inside exp inside exp already overflows a float on most windows
 MAX_EXP_NESTING = 2
 MAX_LITERAL = 1e15
+#: integers and fraction parts beyond this are kept as floats, so sympy never does exact big-number work
+EXACT_LIMIT = 1000
 
 
 class SurfaceError(ValueError):
@@ -52,10 +60,89 @@ class FormulaError(SurfaceError):
         super().__init__(message)
 
 
+# sympy cannot prove log(y), asin(x), acos(x) or x^(1/3) real (y may be negative, |x| may exceed 1)
+# and then works with their real and imaginary parts: deciding whether cosh(log(x)^100) is positive
+# expands (a + i b)^100, which takes seconds to minutes. A surface is real-valued by definition
+# (outside the real domain NumPy gives NaN, which counts as undefined), so these functions say so.
+# The class names stay those of sympy's functions because code printers look functions up by name.
+
+
+class log(sympy.log):
+    """Natural logarithm, taken as real-valued."""
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def as_real_imag(self, deep=True, **hints):
+        return (self, sympy.S.Zero)
+
+
+class asin(sympy.asin):
+    """Arcsine, taken as real-valued."""
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def as_real_imag(self, deep=True, **hints):
+        return (self, sympy.S.Zero)
+
+
+class acos(sympy.acos):
+    """Arccosine, taken as real-valued."""
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def as_real_imag(self, deep=True, **hints):
+        return (self, sympy.S.Zero)
+
+
+class RealPow(sympy.Function):
+    """``base ** exponent`` for a constant non-integer exponent, taken as real-valued (NaN where base < 0)."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, base, exponent):
+        if exponent.is_Integer or base.is_extended_nonnegative:
+            return base**exponent
+        return None
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def as_real_imag(self, deep=True, **hints):
+        return (self, sympy.S.Zero)
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sympy.ArgumentIndexError(self, argindex)
+        base, exponent = self.args
+        return exponent * RealPow(base, exponent - 1)
+
+    def _power_text(self, printer, **kwargs) -> str:
+        base, exponent = self.args
+        return f"({printer._print(base)})**({printer._print(exponent)})"
+
+    # NumPy gives NaN for a negative base; Python floats give a complex number, which trace detects
+    _numpycode = _power_text
+    _pythoncode = _power_text
+
+    def _latex(self, printer, exp=None, **kwargs):
+        tex = printer._print(sympy.Pow(*self.args, evaluate=False))
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+    def _sympystr(self, printer, **kwargs):
+        return printer._print(sympy.Pow(*self.args, evaluate=False))
+
+
+def _sqrt(a):
+    return RealPow(a, sympy.Rational(1, 2))
+
+
 def _abs(a):
-    # sympy differentiates Abs(f) through re(f) and im(f) unless it can prove f real (acos(y) may be
-    # complex to sympy); sqrt(f^2) has the same value and a derivative NumPy can evaluate
-    return sympy.Abs(a) if a.is_extended_real else sympy.sqrt(a**2)
+    # sympy differentiates Abs(f) through re(f) and im(f) unless it can prove f real
+    return sympy.Abs(a) if a.is_extended_real else _sqrt(a**2)
 
 
 def _sigmoid(a):
@@ -63,7 +150,7 @@ def _sigmoid(a):
 
 
 def _softplus(a):
-    return sympy.log(1 + sympy.exp(a))
+    return log(1 + sympy.exp(a))
 
 
 def _math_sigmoid(v):
@@ -80,21 +167,21 @@ FUNCTIONS: dict[str, tuple] = {
     "cos": (sympy.cos, math.cos, False),
     "tan": (sympy.tan, math.tan, False),
     "exp": (sympy.exp, math.exp, True),
-    "log": (sympy.log, math.log, False),
-    "ln": (sympy.log, math.log, False),
-    "sqrt": (sympy.sqrt, math.sqrt, False),
+    "log": (log, math.log, False),
+    "ln": (log, math.log, False),
+    "sqrt": (_sqrt, math.sqrt, False),
     "abs": (_abs, abs, False),
     "tanh": (sympy.tanh, math.tanh, False),
     "sinh": (sympy.sinh, math.sinh, True),
     "cosh": (sympy.cosh, math.cosh, True),
     "arctan": (sympy.atan, math.atan, False),
     "atan": (sympy.atan, math.atan, False),
-    "arcsin": (sympy.asin, math.asin, False),
-    "asin": (sympy.asin, math.asin, False),
-    "arccos": (sympy.acos, math.acos, False),
-    "acos": (sympy.acos, math.acos, False),
+    "arcsin": (asin, math.asin, False),
+    "asin": (asin, math.asin, False),
+    "arccos": (acos, math.acos, False),
+    "acos": (acos, math.acos, False),
     "sigmoid": (_sigmoid, _math_sigmoid, False),
-    "softplus": (_softplus, _math_softplus, True),
+    "softplus": (_softplus, _math_softplus, False),
 }
 
 CONSTANTS = {"pi": (sympy.pi, math.pi), "e": (sympy.E, math.e)}
@@ -319,11 +406,19 @@ class _Built(NamedTuple):
 
 def _small_exact(expr: sympy.Expr, value: float) -> bool:
     """Return True when a constant is small and simple enough to stay exact (like 2*pi, sqrt(2), 4/3)."""
-    if abs(value) > MAX_LITERAL or node_count(expr) > 10:
-        return False
-    if any(abs(r.p) > MAX_LITERAL or r.q > MAX_LITERAL for r in expr.atoms(sympy.Rational)):
+    if abs(value) > EXACT_LIMIT or node_count(expr) > 10:
         return False
     return all(p.exp.is_Rational and abs(p.exp.p) <= 10 and p.exp.q <= 10 for p in expr.atoms(sympy.Pow))
+
+
+def _tame(expr: sympy.Expr) -> sympy.Expr:
+    """Return ``expr`` with every integer or fraction beyond EXACT_LIMIT replaced by its float.
+
+    Exact big numbers are where sympy hangs: asking whether cosh(2^(y - 10^15))
+    is positive makes it compute 2^(-10^15) exactly. Floats are evaluated numerically.
+    """
+    big = {r: sympy.Float(r) for r in expr.atoms(sympy.Rational) if abs(r.p) > EXACT_LIMIT or r.q > EXACT_LIMIT}
+    return expr.xreplace(big) if big else expr
 
 
 class _Builder:
@@ -372,18 +467,13 @@ class _Builder:
             # sympy's printers and simplifiers can spend minutes on a constant such as (sin(2) - pi)^100;
             # a constant that is not small and simple is kept as its floating-point value
             return built._replace(expr=sympy.Float(built.value))
-        return built
+        return built._replace(expr=_tame(built.expr))
 
     def build_node(self, node) -> _Built:
         kind, col = node[0], node[1]
         if kind == "num":
             v = node[2]
-            if v.denominator > MAX_LITERAL:  # 1e-300 as an exact fraction drags a 300-digit integer along
-                expr = sympy.Float(float(v))
-            elif v.denominator == 1:
-                expr = sympy.Integer(v.numerator)
-            else:
-                expr = sympy.Rational(v.numerator, v.denominator)
+            expr = sympy.Integer(v.numerator) if v.denominator == 1 else sympy.Rational(v.numerator, v.denominator)
             return _Built(expr, float(v), 0, 0)
         if kind == "var":
             return _Built(self.variables[node[2]], None, 0, 1)
@@ -443,7 +533,7 @@ class _Builder:
             self.check(growth, 1, col, "this power")
             # sympy splits 2^(x - 10^15) into 2^x * 2^(-10^15) and computes the second factor exactly;
             # exp(b log a) is the same function and stays unexpanded
-            expr = sympy.exp(b.expr) if a.expr == sympy.E else sympy.exp(b.expr * sympy.log(a.expr))
+            expr = sympy.exp(b.expr) if a.expr == sympy.E else sympy.exp(b.expr * log(a.expr))
             return _Built(expr, None, growth, 1)
         if abs(b.value) > MAX_EXPONENT:
             self.error(
@@ -461,7 +551,7 @@ class _Builder:
             return _Built(a.expr**exponent, value, a.growth, 0)
         degree = a.degree * abs(b.value)
         self.check(a.growth, degree, col, "this power")
-        return _Built(a.expr**exponent, None, a.growth, degree)
+        return _Built(RealPow(a.expr, exponent), None, a.growth, degree)
 
 
 def parse_tree(text: str, variables: dict | None = None):

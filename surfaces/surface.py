@@ -237,7 +237,8 @@ class Surface:
         """
         try:
             return _lambdify(self.params, self.gradient_expr, "math")
-        except Exception:  # noqa: BLE001 - a missing math printer only costs the fast path
+        except Exception:
+            # anything the math printer cannot write only costs the fast path: trace falls back to arrays
             return None
 
     def __reduce__(self):

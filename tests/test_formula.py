@@ -147,6 +147,49 @@ def test_hostile_or_broken_input_is_rejected_with_formula_error(text):
     assert str(info.value)
 
 
+# Found by fuzzing: each once hung sympy (exact powers like 128^(10^15), degree-100 expansions of
+# complex parts) or escaped as TypeError/OverflowError. Each must now end, accepted or rejected.
+ONCE_HUNG = [
+    "(cosh((((0.5)^(-7))^((y)-(1e15)))^0.5))^2",
+    "-(0.5)^((((-pi)+(sin(2)))^100)^x)",
+    "tanh(((-(1e15)+(abs(sinh(0))))^-1) ((e)-(((((1e15) (x)) (-pi))+(0))^(-((0)+(1e-3))^3))))",
+    "(cosh((arcsin(((pi)+(x))))^100)) * (ln(softplus(y)))",
+    "cosh(log(x)^100) * softplus(y)",
+    "cosh((x^(1/3)+log(y))^100) * softplus(y)",
+    "((sigmoid((1e-3)^y))^50)^(acos((((1e-3)^100)^50)^3))",
+    "((10)^100)^(x+y)",
+    "(((cos((2)^100))^(x+y))/((0)+(e))) (3)",
+    "arcsin(((((pi)^(pi))^100) (arccos(0))) ((0.5)*(((2)/(x))/((0)+(x)))))",
+    "abs(((acos((e)^(x+y)))^3)-(pi))",
+    "2^(100*100*100*100*(x+1))",
+    "100(100(100(100(100(x+1)))))+y",
+]
+
+
+@pytest.mark.parametrize("text", ONCE_HUNG, ids=range(len(ONCE_HUNG)))
+def test_inputs_that_once_hung_now_end(text):
+    _accepts_or_formula_error(text)
+
+
+def test_complex_constant_is_rejected():
+    with pytest.raises(FormulaError, match="real"):
+        from_formula("x + (-y/y)^e")
+
+
+def test_abs_of_a_function_sympy_cannot_prove_real_has_a_numeric_gradient():
+    s = from_formula("abs(acos(y)) + x^2", window=((-1, 1), (-0.9, 0.9)))
+    p = np.array([[0.3, 0.5], [-0.2, -0.7]])
+    np.testing.assert_allclose(s.grad(p)[:, 1], -1 / np.sqrt(1 - p[:, 1] ** 2), rtol=1e-12)
+
+
+def test_fractional_power_is_nan_for_a_negative_base_and_exact_for_a_positive_one():
+    s = from_formula("x^(1/3) + y^2")
+    np.testing.assert_allclose(s.loss(np.array([8.0, 1.0])), 3.0, rtol=1e-14)
+    np.testing.assert_allclose(s.grad(np.array([8.0, 1.0])), [1 / 12, 2.0], rtol=1e-14)
+    assert np.isnan(s.loss(np.array([-8.0, 1.0])))
+    assert "\\sqrt[3]{x}" in s.latex
+
+
 def test_error_points_at_the_column_with_a_caret():
     with pytest.raises(FormulaError) as info:
         from_formula("x + foo(y)")
