@@ -27,6 +27,12 @@ def contour_data_url(surface: str, formula: str, window: tuple) -> str:
     return plots.contour_image(compute.load_surface(surface, formula), window)
 
 
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def colorbar(surface: str, formula: str, window: tuple) -> bytes:
+    """Return the colour bar of the contour background (rendered once per surface and window)."""
+    return plots.colorbar_png(compute.load_surface(surface, formula), window)
+
+
 @st.cache_resource(max_entries=128, ttl=3600, show_spinner=False)
 def cached_race(scene: Scene) -> compute.Race:
     """Return the race of a scene; shared read-only across sessions (never mutated)."""
@@ -216,7 +222,9 @@ def render() -> None:
         st.session_state["lesson"] = preset = None
     st.markdown(f"### {preset.title if preset else surf.title}")
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
-    st.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
+    c2.image(colorbar(scene.surface, scene.formula, compute.window_of(scene, surf)), width="stretch")
 
     click = race_view({**payload, "title": "", "presenter": presenter}, key="race", height=720 if presenter else 620)
     if click is not None:
@@ -236,7 +244,10 @@ def render() -> None:
         ["Results", "Update rules", "3-D view", "Share & export"], key="tab", on_change="rerun")
     if tab_results.open:
         with tab_results:
-            st.dataframe(rows, hide_index=True, width="stretch")
+            st.dataframe(rows, hide_index=True, width="stretch", column_config={
+                "final loss": st.column_config.NumberColumn(format="%.4g"),
+                "distance to nearest minimum": st.column_config.NumberColumn(format="%.3g"),
+            })
             st.caption(f"Reaching a minimum means coming within {compute.tolerance(scene, surf):.3g} "
                        "(1 % of the window's diagonal) of a known global minimum. First seed and first start only.")
     if tab_rules.open:

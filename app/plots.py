@@ -18,9 +18,9 @@ def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
     lo, hi = float(finite.min()), float(finite.max())
     shifted = finite - lo
     pos = shifted[shifted > 0]
-    # Log-spaced levels when the values above the minimum span more than three decades
-    # (Rosenbrock, Beale...): linear levels would paint the whole valley one colour.
-    if pos.size and hi - lo > 0 and pos.max() / max(np.percentile(pos, 1), 1e-300) > 1e3:
+    # Log-spaced levels when the values above the minimum span more than two decades
+    # (Rosenbrock, Himmelblau, Beale...): linear levels would paint every valley one colour.
+    if pos.size and hi - lo > 0 and pos.max() / max(np.percentile(pos, 1), 1e-300) > 1e2:
         a, b = np.log10(max(np.percentile(pos, 0.5), 1e-12)), np.log10(pos.max())
         return lo + np.concatenate([[0.0], np.logspace(a, b, 40)]), True
     return np.linspace(lo, hi if hi > lo else lo + 1.0, 41), False
@@ -56,6 +56,23 @@ def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = 
         fig.savefig(buf, format="jpeg", pil_kwargs={"quality": 82, "optimize": True})
         mime = "jpeg"
     return f"data:image/{mime};base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def colorbar_png(surf, window, width: int = 520, height: int = 70) -> bytes:
+    """Return a horizontal colour bar (PNG) matching ``contour_image``'s colours for this window."""
+    _, _, Z = _grid(surf, window, 260)
+    levels, is_log = _levels(Z)
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    norm = mcolors.BoundaryNorm(levels, 256)
+    from matplotlib.cm import ScalarMappable
+
+    cb = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=ax, orientation="horizontal", extend="both")
+    ticks = levels[1::8] if is_log else levels[::8]
+    cb.set_ticks(ticks)
+    cb.ax.set_xticklabels([f"{v:.2g}" for v in ticks], fontsize=8)
+    cb.set_label("loss" + (" (log-spaced colours)" if is_log else ""), fontsize=9)
+    return figure_png(fig)
 
 
 def _finite_path(p: np.ndarray) -> np.ndarray:

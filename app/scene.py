@@ -154,7 +154,7 @@ class Scene:
     start: tuple[float, float] | None = None  # None: the surface's suggested start
     more_starts: tuple[tuple[float, float], ...] = ()
     random_starts: int = 0
-    steps: int = 500
+    steps: int = 1000
     noise: float = 0.0
     seed: int = 0
     n_seeds: int = 1
