@@ -6,8 +6,8 @@ BETA1 = _beta("beta1", 0.9, "decay rate of the moving average of gradients (firs
 BETA2 = _beta("beta2", 0.999, "decay rate of the moving average of squared gradients (second moment)", r"\beta_2")
 
 
-def adam_direction(opt, g, m, s, t):
-    """Return ``(m_hat / (sqrt(s_hat) + eps), m, s)`` after folding ``g`` into the moments.
+def adam_direction(opt, g, m, s, t, scale):
+    """Return ``(scale * m_hat / (sqrt(s_hat) + eps), m, s)`` after folding ``g`` into the moments.
 
     Shared by Adam and AdamW, which differ only in the weight-decay term.
     ``t`` is the number of updates so far, counting this one (not the epoch).
@@ -22,7 +22,7 @@ def adam_direction(opt, g, m, s, t):
     denom /= (1.0 - b2**t) ** 0.5
     denom += opt.eps
     d = m / denom
-    d /= 1.0 - b1**t
+    d *= scale / (1.0 - b1**t)
     return d, m, s
 
 
@@ -49,6 +49,5 @@ class Adam(Optimizer):
     torch_equivalent = "torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps)"
 
     def update(self, g, state, p, lr, t):
-        d, m, s = adam_direction(self, g, state[0], state[1], t)
-        d *= lr
+        d, m, s = adam_direction(self, g, state[0], state[1], t, lr)
         return d, (m, s)

@@ -29,7 +29,6 @@ class AdamW(Optimizer):
     torch_equivalent = "torch.optim.AdamW(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)"
 
     def update(self, g, state, p, lr, t):
-        d, m, s = adam_direction(self, g, state[0], state[1], t)
-        d += self.weight_decay * p
-        d *= lr
+        d, m, s = adam_direction(self, g, state[0], state[1], t, lr)
+        d += (lr * self.weight_decay) * p
         return d, (m, s)

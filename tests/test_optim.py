@@ -312,3 +312,25 @@ def test_bad_schedule_is_rejected():
         make("sgd", schedule="step", schedule_params={"gamma": 2.0})
     with pytest.raises(HyperparameterError, match="step_size"):
         make("sgd", schedule="step", schedule_params={"step_size": 0})
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_large_arrays_stepped_in_slices_equal_small_ones(name):
+    # A weight matrix big enough to be stepped slice by slice must get exactly the numbers
+    # each of its elements would get alone (the rules are elementwise).
+    from optim.base import CHUNK
+
+    rng = np.random.default_rng(3)
+    n = 2 * CHUNK + 123
+    p0 = rng.normal(size=n).astype(np.float32)
+    grads = [rng.normal(size=n).astype(np.float32) for _ in range(4)]
+    big = p0.copy().reshape(-1, 1)
+    opt = make(name, lr=0.01)
+    for gr in grads:
+        opt.step([big], [gr.reshape(-1, 1)])
+    idx = [0, CHUNK - 1, CHUNK, n - 1]
+    small = p0[idx].copy()
+    o = make(name, lr=0.01)
+    for gr in grads:
+        o.step([small], [gr[idx]])
+    np.testing.assert_array_equal(big[idx, 0], small)
