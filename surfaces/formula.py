@@ -405,8 +405,12 @@ class _Built(NamedTuple):
 
 
 def _small_exact(expr: sympy.Expr, value: float) -> bool:
-    """Return True when a constant is small and simple enough to stay exact (like 2*pi, sqrt(2), 4/3)."""
-    if abs(value) > EXACT_LIMIT or node_count(expr) > 10:
+    """Return True when a constant is small and simple enough to stay exact (like 2*pi, sqrt(2), 4/3).
+
+    Function values such as tanh(20) become floats: sympy decides their signs
+    by low-precision evaluation and can get 1 - tanh(20) wrong, then fail.
+    """
+    if abs(value) > EXACT_LIMIT or node_count(expr) > 10 or expr.atoms(sympy.Function):
         return False
     return all(p.exp.is_Rational and abs(p.exp.p) <= 10 and p.exp.q <= 10 for p in expr.atoms(sympy.Pow))
 
