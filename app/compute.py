@@ -28,8 +28,8 @@ def load_surface(name: str, formula: str = ""):
         return surfaces.get(name)
     except surfaces.FormulaError as e:
         raise SceneError(f"formula: {e}") from None
-    except KeyError:
-        raise SceneError(f"unknown surface {name!r}") from None
+    except (surfaces.SurfaceError, KeyError) as e:
+        raise SceneError(str(e)) from None
 
 
 def window_of(scene: Scene, surf) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -84,7 +84,7 @@ def run_race(scene: Scene) -> Race:
                     surf, opt, starts if len(starts) > 1 else starts[0], scene.steps,
                     noise=scene.noise, seed=scene.seed + k, batch_size=scene.batch_size or None,
                 )
-            except HyperparameterError as e:
+            except (HyperparameterError, surfaces.SurfaceError) as e:
                 raise SceneError(str(e)) from None
             path = np.asarray(tr.path, dtype=float)
             loss = np.asarray(tr.loss, dtype=float)
