@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -21,16 +23,36 @@ CUSTOM = "custom"
 
 # -- cached computation (bounded: a class of students shares these) ---------------
 
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def contour_data_url(surface: str, formula: str, window: tuple) -> str:
-    """Return the contour background for a surface and window (rendered once, shared by all sessions)."""
-    return plots.contour_image(compute.load_surface(surface, formula), window)
+_IMAGES_LOCK = threading.Lock()
 
 
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def colorbar(surface: str, formula: str, window: tuple) -> bytes:
-    """Return the colour bar of the contour background (rendered once per surface and window)."""
-    return plots.colorbar_png(compute.load_surface(surface, formula), window)
+@functools.lru_cache(maxsize=64)
+def _surface_images(surface: str, formula: str, window: tuple) -> tuple[str, bytes]:
+    surf = compute.load_surface(surface, formula)
+    return plots.contour_image(surf, window), plots.colorbar_png(surf, window)
+
+
+def surface_images(surface: str, formula: str, window: tuple) -> tuple[str, bytes]:
+    """Return (contour background data URL, colour bar PNG), rendered once per surface and window.
+
+    One render at a time: when a class switches to the same new surface at once, the
+    others wait for the first render and then read it, instead of each drawing it again.
+    """
+    with _IMAGES_LOCK:
+        return _surface_images(surface, formula, tuple(map(tuple, window)))
+
+
+def _warm_catalogue() -> None:
+    """Render every catalogue surface's images once, in the background, when the server starts serving."""
+    for name in surfaces.CATALOGUE:
+        try:
+            surf = compute.load_surface(name)
+            surface_images(name, "", tuple(map(tuple, surf.window)))
+        except Exception:  # noqa: BLE001 - warming is an optimisation; a failure shows up when used
+            pass
+
+
+threading.Thread(target=_warm_catalogue, name="descent-warm-catalogue", daemon=True).start()
 
 
 @st.cache_resource(max_entries=128, ttl=3600, show_spinner=False)
@@ -44,7 +66,7 @@ def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
     """Return (animator payload, results rows) for a scene."""
     race = cached_race(scene)
     surf = compute.load_surface(scene.surface, scene.formula)
-    image = contour_data_url(scene.surface, scene.formula, compute.window_of(scene, surf))
+    image, _ = surface_images(scene.surface, scene.formula, compute.window_of(scene, surf))
     return compute.payload(race, image), compute.results(race)
 
 
@@ -224,7 +246,7 @@ def render() -> None:
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
-    c2.image(colorbar(scene.surface, scene.formula, compute.window_of(scene, surf)), width="stretch")
+    c2.image(surface_images(scene.surface, scene.formula, compute.window_of(scene, surf))[1], width="stretch")
 
     click = race_view({**payload, "title": "", "presenter": presenter}, key="race", height=720 if presenter else 620)
     if click is not None:

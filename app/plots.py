@@ -60,18 +60,18 @@ def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = 
 
 def colorbar_png(surf, window, width: int = 520, height: int = 70) -> bytes:
     """Return a horizontal colour bar (PNG) matching ``contour_image``'s colours for this window."""
-    _, _, Z = _grid(surf, window, 260)
-    levels, is_log = _levels(Z)
-    fig = Figure(figsize=(width / 100, height / 100), dpi=100, layout="constrained")
-    ax = fig.add_subplot()
-    norm = mcolors.BoundaryNorm(levels, 256)
     from matplotlib.cm import ScalarMappable
 
-    cb = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=ax, orientation="horizontal", extend="both")
+    _, _, Z = _grid(surf, window, 260)
+    levels, is_log = _levels(Z)
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    ax = fig.add_axes((0.03, 0.55, 0.94, 0.3))  # fixed layout: a solver would double the cost
+    cb = fig.colorbar(ScalarMappable(norm=mcolors.BoundaryNorm(levels, 256), cmap=CMAP), cax=ax,
+                      orientation="horizontal", extend="both")
     ticks = levels[1::8] if is_log else levels[::8]
     cb.set_ticks(ticks)
     cb.ax.set_xticklabels([f"{v:.2g}" for v in ticks], fontsize=8)
-    cb.set_label("loss" + (" (log-spaced colours)" if is_log else ""), fontsize=9)
+    cb.set_label("loss" + (" (log-spaced colours)" if is_log else ""), fontsize=9, labelpad=1)
     return figure_png(fig)
 
 
