@@ -82,6 +82,24 @@ def run_experiment(exp, csv_bytes: bytes | None, progress, stop) -> dict:
     return out
 
 
+def _worker_init() -> None:
+    """Make a training worker yield to the server: lower priority, one BLAS thread.
+
+    The server's interpreter answers every student's sliders; a training that
+    took both cores through a multi-threaded BLAS would make them all wait.
+    """
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:
+        pass
+
+
 @dataclass
 class Job:
     """One submitted experiment: its future, its progress so far, and its stop switch."""
@@ -121,7 +139,7 @@ class Trainer:
 
     def __init__(self, max_workers: int = MAX_WORKERS):
         ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-        self.pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx)
+        self.pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx, initializer=_worker_init)
         self.manager = ctx.Manager()
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.lock = threading.Lock()

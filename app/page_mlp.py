@@ -221,17 +221,21 @@ def render() -> None:
     bar = st.progress(0.0, text="training...")
     log = st.toggle("log-scale loss", value=True, key="mlp_log")
     chart = st.empty()
+    shown = -1
     while True:
         job.poll()
         frac = job.fraction()
         if job.done:
             break
-        bar.progress(frac, text=f"training... {frac:.0%} of all epochs")
         with job.lock:
+            n = sum(len(v) for v in job.records.values())
             series = {i: ([r["epoch"] for r in recs], [r["batch_loss_mean"] for r in recs])
-                      for i, recs in job.records.items()}
-        _draw_curves(chart, series, labels, colors, log)
-        time.sleep(0.4)
+                      for i, recs in job.records.items()} if n != shown else None
+        if series is not None:  # redraw only when new epochs arrived: every redraw costs the server
+            bar.progress(frac, text=f"training... {frac:.0%} of all epochs")
+            _draw_curves(chart, series, labels, colors, log)
+            shown = n
+        time.sleep(0.5)
 
     err = job.future.exception()
     if err is not None:
