@@ -62,7 +62,7 @@ def racer_controls(prefix: str, max_racers: int) -> None:
             c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
             c1.selectbox("optimizer", list(OPTIMIZERS), key=opt_key, format_func=lambda k: OPTIMIZERS[k].title)
             c2.color_picker("colour", key=racer_key(i, "color", prefix))
-            c3.button(":material/close:", key=racer_key(i, "remove", prefix), on_click=_remove_racer, args=(prefix, i),
+            c3.button(":material/close:", key=f"act_{racer_key(i, 'remove', prefix)}", on_click=_remove_racer, args=(prefix, i),
                       help="remove this optimizer", disabled=len(ids) <= 1)
             cls = OPTIMIZERS[st.session_state[opt_key]]
             cols = st.columns(2)
@@ -75,5 +75,5 @@ def racer_controls(prefix: str, max_racers: int) -> None:
             scols = st.columns(2)
             for k, h in enumerate(SCHEDULES[st.session_state[sched_key]].hyperparameters):
                 hyper_control(h, racer_key(i, "s_" + h.name, prefix), scols[k % 2])
-    st.sidebar.button("Add an optimizer", icon=":material/add:", key=f"{prefix}_add", on_click=_add_racer, args=(prefix,),
+    st.sidebar.button("Add an optimizer", icon=":material/add:", key=f"act_{prefix}_add", on_click=_add_racer, args=(prefix,),
                       disabled=len(ids) >= max_racers)

@@ -75,7 +75,7 @@ def _load_article() -> None:
 
 
 def _on_upload() -> None:
-    f = st.session_state.get("mlp_upload")
+    f = st.session_state.get("act_mlp_upload")
     st.session_state.pop("mlp_csv_error", None)
     if f is None:
         st.session_state.pop("mlp_csv_bytes", None)
@@ -101,7 +101,7 @@ def _controls() -> None:
     name = st.session_state["mlp_dataset"]
     if name == CSV:
         sb.file_uploader("CSV file: numeric feature columns and a 0/1 label column", type=["csv", "txt"],
-                         key="mlp_upload", on_change=_on_upload)
+                         key="act_mlp_upload", on_change=_on_upload)
         if st.session_state.get("mlp_csv_bytes"):
             cols = st.session_state.get("mlp_csv_columns", [])
             sb.selectbox("Label column", cols, key="mlp_csv_label")
@@ -198,10 +198,10 @@ def render() -> None:
             exp = None
 
     c1, c2, c3 = st.columns([2, 3, 2])
-    train_clicked = c1.button("Train", type="primary", disabled=exp is None, key="mlp_train")
-    c2.button("Run the article's experiment", key="mlp_article", on_click=_load_article,
+    train_clicked = c1.button("Train", type="primary", disabled=exp is None, key="act_mlp_train")
+    c2.button("Run the article's experiment", key="act_mlp_article", on_click=_load_article,
               help=ARTICLE.title)
-    stop_clicked = c3.button("Stop", key="mlp_stop")
+    stop_clicked = c3.button("Stop", key="act_mlp_stop")
 
     job = trainer().get(st.session_state.get("mlp_job", ""))
     if stop_clicked and job is not None:
@@ -219,7 +219,8 @@ def render() -> None:
     labels = st.session_state.get("mlp_job_labels", [])
     colors = st.session_state.get("mlp_job_colors", [])
     bar = st.progress(0.0, text="training...")
-    log = st.toggle("log-scale loss", value=True, key="mlp_log")
+    st.session_state.setdefault("mlp_log", True)
+    log = st.toggle("log-scale loss", key="mlp_log")
     chart = st.empty()
     shown = -1
     while True:
@@ -248,7 +249,7 @@ def render() -> None:
               for i, r in enumerate(result["runs"])}
     _draw_curves(chart, series, labels, colors, log)
     st.markdown("#### Results")
-    st.dataframe(_results_table(result), hide_index=True, width="stretch", key="mlp_results")
+    st.dataframe(_results_table(result), hide_index=True, width="stretch")
     st.caption(f"{result['dataset']}: {result['n_train']} training and {result['n_test']} test examples.")
     if result.get("is_2d"):
         st.image(boundaries_png(job.key, result), width="stretch")
@@ -264,13 +265,13 @@ def _downloads(key: str, result: dict) -> None:
     st.markdown("#### Export")
     c = st.columns(4)
     c[0].download_button("Curves (CSV)", export.training_csv(result), file_name="descent-training-curves.csv",
-                         mime="text/csv", key="dl_curves_csv", on_click="ignore")
+                         mime="text/csv", key="act_dl_curves_csv", on_click="ignore")
     c[1].download_button("Results table (CSV)", _results_table(result).to_csv(index=False),
-                         file_name="descent-training-results.csv", mime="text/csv", key="dl_table_csv",
+                         file_name="descent-training-results.csv", mime="text/csv", key="act_dl_table_csv",
                          on_click="ignore")
     c[2].download_button("Cost curves (PNG)", _curves_png(key, result), file_name="descent-cost-curves.png",
-                         mime="image/png", key="dl_curves_png", on_click="ignore")
+                         mime="image/png", key="act_dl_curves_png", on_click="ignore")
     if result.get("is_2d"):
         c[3].download_button("Decision boundaries (PNG)", boundaries_png(key, result),
-                             file_name="descent-boundaries.png", mime="image/png", key="dl_bounds_png",
+                             file_name="descent-boundaries.png", mime="image/png", key="act_dl_bounds_png",
                              on_click="ignore")

@@ -224,7 +224,7 @@ def render() -> None:
     presenter = bool(st.session_state.get("presenter"))
     if presenter:
         st.html(f"<style>{PRESENTER_CSS}</style>")
-        st.button("Leave presenter mode", key="leave_presenter", on_click=_exit_presenter)
+        st.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter)
     for note in st.session_state.pop("link_notes", []):
         st.warning(note)
 
@@ -248,7 +248,7 @@ def render() -> None:
     c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
     c2.image(surface_images(scene.surface, scene.formula, compute.window_of(scene, surf))[1], width="stretch")
 
-    click = race_view({**payload, "title": "", "presenter": presenter}, key="race", height=720 if presenter else 620)
+    click = race_view({**payload, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620)
     if click is not None:
         st.session_state["_pending_start"] = click
         st.rerun()
@@ -278,8 +278,10 @@ def render() -> None:
     if tab_3d.open:
         with tab_3d:
             c1, c2 = st.columns(2)
-            elev = c1.slider("elevation (°)", 0, 90, 35, key="elev")
-            azim = c2.slider("azimuth (°)", -180, 180, -60, key="azim")
+            st.session_state.setdefault("elev", 35)
+            st.session_state.setdefault("azim", -60)
+            elev = c1.slider("elevation (°)", 0, 90, key="elev")
+            azim = c2.slider("azimuth (°)", -180, 180, key="azim")
             st.image(cached_3d(scene, float(elev), float(azim)), width="content")
     if tab_share.open:
         with tab_share:
@@ -293,12 +295,12 @@ def _share(scene: Scene) -> None:
     race = cached_race(scene)
     c1, c2 = st.columns(2)
     c1.download_button("Trajectories (CSV)", export.race_csv(race), file_name="descent-trajectories.csv",
-                       mime="text/csv", key="dl_csv", on_click="ignore")
+                       mime="text/csv", key="act_dl_csv", on_click="ignore")
     c2.download_button("Still picture (PNG)", _png(scene), file_name="descent-race.png", mime="image/png",
-                       key="dl_png", on_click="ignore")
+                       key="act_dl_png", on_click="ignore")
     c1, c2 = st.columns(2)
     for col, fmt in ((c1, "gif"), (c2, "mp4")):
-        if col.button(f"Prepare animation ({fmt.upper()})", key=f"make_{fmt}"):
+        if col.button(f"Prepare animation ({fmt.upper()})", key=f"act_make_{fmt}"):
             bar = col.progress(0.0, text="drawing frames...")
             frames = export.render_frames(race, 120, progress=lambda f, b=bar: b.progress(f, text="drawing frames..."))
             bar.progress(1.0, text="encoding...")
@@ -309,7 +311,7 @@ def _share(scene: Scene) -> None:
         if ready and ready[0] == scene:
             col.download_button(f"Download {fmt.upper()} ({len(ready[1]) / 1024:.0f} KB)", ready[1],
                                 file_name=f"descent-race.{fmt}", mime="image/gif" if fmt == "gif" else "video/mp4",
-                                key=f"dl_{fmt}", on_click="ignore")
+                                key=f"act_dl_{fmt}", on_click="ignore")
     st.caption("The same files from a terminal: `python -m app render --link \"<link>\" --out race.gif` "
                "(see `python -m app --help`).")
 

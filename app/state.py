@@ -9,6 +9,22 @@ from optim import OPTIMIZERS, SCHEDULES
 
 from .scene import PALETTE, Racer, Scene
 
+#: widget keys starting with these are actions or views (buttons, downloads, uploads, the
+#: animator): Streamlit refuses values set for them, so they are never re-saved
+TRANSIENT_PREFIXES = ("act_", "view_")
+
+
+def keep_widget_values(state: MutableMapping[str, Any]) -> None:
+    """Re-save every widget value so it survives a visit to the other page.
+
+    Streamlit forgets a widget's value after a run that does not draw it, so
+    without this a trip to the MLP panel would reset the surfaces panel (and
+    back). Called at the top of every run, before any widget exists.
+    """
+    for key in list(state.keys()):
+        if isinstance(key, str) and not key.startswith(TRANSIENT_PREFIXES):
+            state[key] = state[key]
+
 
 def racer_key(i: int, what: str, prefix: str = "r") -> str:
     """Return the widget key of racer ``i``'s field ``what`` (prefix "r" on the surfaces panel, "m" on the MLP panel)."""

@@ -10,7 +10,10 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from app.state import keep_widget_values  # noqa: E402
+
 st.set_page_config(page_title="Descent: optimizers racing", page_icon=":material/landscape:", layout="wide")
+keep_widget_values(st.session_state)
 
 nav = st.navigation([
     st.Page("views/surfaces.py", title="Loss surfaces", icon=":material/landscape:", url_path="surfaces", default=True),

@@ -92,10 +92,10 @@ def test_each_optimizers_controls_appear_and_change_the_scene(name):
 
 def test_adding_and_removing_an_optimizer():
     at = fresh()
-    at.sidebar.button(key="r_add").click().run()
+    at.sidebar.button(key="act_r_add").click().run()
     assert_clean(at)
     assert len(results(at)) == 5
-    at.sidebar.button(key="r0_remove").click().run()
+    at.sidebar.button(key="act_r0_remove").click().run()
     assert_clean(at)
     assert len(results(at)) == 4 and not results(at)["optimizer"].iloc[0].startswith("SGD")
 
@@ -145,7 +145,7 @@ def test_presenter_mode_hides_the_tabs():
     at.sidebar.toggle(key="presenter").set_value(True).run()
     assert_clean(at)
     assert len(at.tabs) == 0
-    at.button(key="leave_presenter").click().run()
+    at.button(key="act_leave_presenter").click().run()
     assert_clean(at)
     assert len(at.tabs) == 4
 
