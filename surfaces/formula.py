@@ -67,58 +67,48 @@ class FormulaError(SurfaceError):
 # The class names stay those of sympy's functions because code printers look functions up by name.
 
 
-class log(sympy.log):
+class _RealValued:
+    """Mixin: the function is real wherever it is defined (NaN elsewhere), so sympy need not split it."""
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def as_real_imag(self, deep=True, **hints):
+        return (self, sympy.S.Zero)
+
+
+class log(_RealValued, sympy.log):
     """Natural logarithm, taken as real-valued."""
 
-    def _eval_is_extended_real(self):
-        return True
 
-    def as_real_imag(self, deep=True, **hints):
-        return (self, sympy.S.Zero)
-
-
-class asin(sympy.asin):
+class asin(_RealValued, sympy.asin):
     """Arcsine, taken as real-valued."""
 
-    def _eval_is_extended_real(self):
-        return True
 
-    def as_real_imag(self, deep=True, **hints):
-        return (self, sympy.S.Zero)
-
-
-class acos(sympy.acos):
+class acos(_RealValued, sympy.acos):
     """Arccosine, taken as real-valued."""
 
-    def _eval_is_extended_real(self):
-        return True
 
-    def as_real_imag(self, deep=True, **hints):
-        return (self, sympy.S.Zero)
+def real_pow(base, exponent):
+    """Return ``base ** exponent``: a plain power where it is real everywhere, else a RealPow."""
+    if exponent.is_Integer or base.is_extended_nonnegative:
+        return base**exponent
+    return RealPow(base, exponent)
 
 
-class RealPow(sympy.Function):
-    """``base ** exponent`` for a constant non-integer exponent, taken as real-valued (NaN where base < 0)."""
+class RealPow(_RealValued, sympy.Function):
+    """``base ** exponent`` for a constant non-integer exponent, taken as real-valued (NaN where base < 0).
+
+    Build it with ``real_pow``, which keeps plain powers where they are real.
+    """
 
     nargs = 2
-
-    @classmethod
-    def eval(cls, base, exponent):
-        if exponent.is_Integer or base.is_extended_nonnegative:
-            return base**exponent
-        return None
-
-    def _eval_is_extended_real(self):
-        return True
-
-    def as_real_imag(self, deep=True, **hints):
-        return (self, sympy.S.Zero)
 
     def fdiff(self, argindex=1):
         if argindex != 1:
             raise sympy.ArgumentIndexError(self, argindex)
         base, exponent = self.args
-        return exponent * RealPow(base, exponent - 1)
+        return exponent * real_pow(base, exponent - 1)
 
     def _power_text(self, printer, **kwargs) -> str:
         base, exponent = self.args
@@ -137,7 +127,7 @@ class RealPow(sympy.Function):
 
 
 def _sqrt(a):
-    return RealPow(a, sympy.Rational(1, 2))
+    return real_pow(a, sympy.Rational(1, 2))
 
 
 def _abs(a):
@@ -555,7 +545,7 @@ class _Builder:
             return _Built(a.expr**exponent, value, a.growth, 0)
         degree = a.degree * abs(b.value)
         self.check(a.growth, degree, col, "this power")
-        return _Built(RealPow(a.expr, exponent), None, a.growth, degree)
+        return _Built(real_pow(a.expr, exponent), None, a.growth, degree)
 
 
 def parse_tree(text: str, variables: dict | None = None):
