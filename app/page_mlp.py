@@ -250,7 +250,7 @@ def render() -> None:
     _draw_curves(chart, series, labels, colors, log)
     st.markdown("#### Results")
     st.dataframe(_results_table(result), hide_index=True, width="stretch")
-    st.caption(f"{result['dataset']}: {result['n_train']} training and {result['n_test']} test examples.")
+    st.caption(f"{result['dataset'].rstrip('. ')}; {result['n_train']} training and {result['n_test']} test examples.")
     if result.get("is_2d"):
         st.image(boundaries_png(job.key, result), width="stretch")
     _downloads(job.key, result)
