@@ -37,14 +37,23 @@ HOSTILE_FORMULAS = [
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def server_and_browser(tmp_path_factory):
     require_chromium()
     with serve(log=tmp_path_factory.mktemp("hostile") / "streamlit.log") as base, sync_playwright() as p:
         browser = launch(p)
-        pg = browser.new_page(viewport={"width": 1500, "height": 1100})
-        pg.base = base
-        yield pg
+        yield base, browser
         browser.close()
+
+
+@pytest.fixture
+def page(server_and_browser):
+    """Return a page in a fresh browser context: no session carried over from another test."""
+    base, browser = server_and_browser
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1100})
+    pg = ctx.new_page()
+    pg.base = base
+    yield pg
+    ctx.close()
 
 
 RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
