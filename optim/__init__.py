@@ -12,13 +12,14 @@ from .adam import Adam
 from .adamw import AdamW
 from .base import Optimizer
 from .hyper import Hyperparameter, HyperparameterError
+from .lion import Lion
 from .momentum import Momentum
 from .rmsprop import RMSProp
 from .schedules import SCHEDULES, Schedule, make_schedule
 from .sgd import SGD
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (SGD, Momentum, RMSProp, Adam, Adagrad, AdamW)
+    cls.name: cls for cls in (SGD, Momentum, RMSProp, Adam, Adagrad, AdamW, Lion)
 }
 
 
@@ -36,5 +37,5 @@ def make(name: str, **hyperparameters) -> Optimizer:
 __all__ = [
     "OPTIMIZERS", "SCHEDULES", "Hyperparameter", "HyperparameterError", "Optimizer",
     "Schedule", "make", "make_schedule",
-    "SGD", "Momentum", "RMSProp", "Adam", "Adagrad", "AdamW",
+    "SGD", "Momentum", "RMSProp", "Adam", "Adagrad", "AdamW", "Lion",
 ]

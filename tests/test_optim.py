@@ -119,6 +119,27 @@ def test_adamw_decays_weights_decoupled():
     np.testing.assert_allclose(p, (1 - 0.05) ** 5 * np.array([2.0, -1.0]), rtol=1e-12)
 
 
+def test_lion_hand_steps():
+    opt = make("lion", lr=0.1, beta1=0.9, beta2=0.99)
+    p = np.array([1.0, -1.0])
+    # c1 = 0.1 * g -> sign(c1) = sign(g); m1 = 0.01 * g
+    opt.step([p], [np.array([2.0, 0.5])])
+    np.testing.assert_allclose(p, [0.9, -1.1], atol=1e-15)
+    # g2 = (-1, 0.5): c2 = 0.9*0.02 + 0.1*(-1) = -0.082 -> -1 ; c2' = 0.9*0.005 + 0.05 > 0 -> +1
+    opt.step([p], [np.array([-1.0, 0.5])])
+    np.testing.assert_allclose(p, [1.0, -1.2], atol=1e-15)
+    np.testing.assert_allclose(opt.state[0][0], [0.99 * 0.02 - 0.01, 0.99 * 0.005 + 0.005], atol=1e-15)
+
+
+def test_lion_weight_decay_is_decoupled():
+    # zero gradient: sign(0) = 0, so only the decay acts: p_t = (1 - lr*wd)^t p_0
+    opt = make("lion", lr=0.1, weight_decay=0.5)
+    p = np.array([2.0])
+    for _ in range(3):
+        opt.step([p], [np.zeros(1)])
+    assert p[0] == pytest.approx(2.0 * 0.95**3, abs=1e-14)
+
+
 # -- documented equivalences ---------------------------------------------------
 
 def test_momentum_with_beta_zero_is_sgd():
