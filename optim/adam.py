@@ -13,16 +13,21 @@ def adam_direction(opt, g, m, s, t, scale):
     ``t`` is the number of updates so far, counting this one (not the epoch).
     """
     b1, b2 = opt.beta1, opt.beta2
+    # b1 m + (1 - b1) g written as b1 (m - g) + g: the same value, no temporary array
+    m -= g
     m *= b1
-    m += (1.0 - b1) * g
+    m += g
+    gg = g * g
+    gg *= 1.0 - b2
     s *= b2
-    s += (1.0 - b2) * (g * g)
-    # m_hat / (sqrt(s_hat) + eps), arranged as torch.optim.Adam does so both round alike
+    s += gg
+    # m_hat / (sqrt(s_hat) + eps) = m * sqrt(c2) / (sqrt(s) + eps * sqrt(c2)) / c1, with c = 1 - beta^t:
+    # the same value with one pass less over the array
+    root_c2 = (1.0 - b2**t) ** 0.5
     denom = s**0.5
-    denom /= (1.0 - b2**t) ** 0.5
-    denom += opt.eps
+    denom += opt.eps * root_c2
     d = m / denom
-    d *= scale / (1.0 - b1**t)
+    d *= scale * root_c2 / (1.0 - b1**t)
     return d, m, s
 
 

@@ -44,6 +44,10 @@ def torch_optimizer(name: str, params):
 
     if name == "sgd":
         return torch.optim.SGD(params, lr=0.01)
+    if name == "momentum":  # the moving-average form: see optim/momentum.py
+        return torch.optim.SGD(params, lr=0.01 * (1 - 0.9), momentum=0.9)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=0.01, alpha=0.9, eps=1e-4)
     return torch.optim.Adam(params, lr=0.01, betas=(0.9, 0.999), eps=1e-8)
 
 
@@ -152,8 +156,9 @@ def main() -> None:
     X = rng.standard_normal((M, N), dtype=np.float32)
     y = (rng.random(M) < 0.5).astype(np.float32)
     batches = epoch_batches(args.epochs + 1, seed=1)
-    for name in ("adam", "sgd"):
-        compare(X, y, batches, name)
+    ratios = {name: compare(X, y, batches, name) for name in ("sgd", "momentum", "rmsprop", "adam")}
+    print("epoch ratio ours/torch (target <= 1.0): "
+          + ", ".join(f"{k} {v:.2f} {'PASS' if v <= 1.0 else 'MISS'}" for k, v in ratios.items()))
     t_loop = time_train_loop(X, y, args.epochs)
     print(f"surfaces.mlp.train with Adam, per epoch incl. full-data loss and accuracy: {t_loop * 1e3:.2f} ms")
 
