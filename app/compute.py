@@ -100,13 +100,13 @@ def run_race(scene: Scene) -> Race:
     return Race(scene, starts, tuple(runs))
 
 
-def nearest_minimum(surf, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (distance to the nearest known minimum, index of it) for points (..., 2); inf where none."""
+def nearest_minimum(surf, pts: np.ndarray) -> np.ndarray:
+    """Return the distance to the nearest known minimum for points (..., 2); inf where none or not finite."""
     minima = np.asarray(surf.minima, dtype=float).reshape(-1, 2)
     if len(minima) == 0:
-        return np.full(pts.shape[:-1], np.inf), np.zeros(pts.shape[:-1], dtype=int)
+        return np.full(pts.shape[:-1], np.inf)
     d = np.linalg.norm(pts[..., None, :] - minima, axis=-1)
-    return np.nanmin(np.where(np.isnan(d), np.inf, d), axis=-1), np.argmin(np.nan_to_num(d, nan=np.inf), axis=-1)
+    return np.min(np.where(np.isnan(d), np.inf, d), axis=-1)
 
 
 def tolerance(scene: Scene, surf) -> float:
@@ -123,7 +123,7 @@ def results(race: Race) -> list[dict]:
     rows = []
     for run in race.runs:
         path, loss, div = run.path[0, :, 0], run.loss[0, :, 0], run.diverged_at[0][0]
-        dist, _ = nearest_minimum(surf, path)
+        dist = nearest_minimum(surf, path)
         hit = np.flatnonzero(dist <= tol)
         last = div - 1 if div is not None else len(path) - 1
         final_loss = float(loss[last]) if last >= 0 else float("nan")

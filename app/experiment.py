@@ -51,11 +51,6 @@ class Experiment:
                 raise SceneError("choose the CSV column that holds the 0/1 labels")
         elif self.dataset not in DATASETS:
             raise SceneError(f"unknown data set {self.dataset!r}")
-        else:
-            try:
-                DATASETS[self.dataset].parameters  # noqa: B018 - declared parameters are checked at load
-            except AttributeError:
-                pass
         lo, hi = LIMITS["hidden_layers"]
         if not lo <= len(self.hidden) <= hi:
             raise SceneError(f"use 1 to {hi} hidden layers, got {len(self.hidden)}")

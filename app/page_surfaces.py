@@ -88,20 +88,21 @@ def _surface_title(name: str) -> str:
     return "Custom formula..." if name == CUSTOM else surfaces.CATALOGUE[name].title
 
 
+def _show_window(surf) -> None:
+    """Put the surface's own window into the window controls."""
+    (x0, x1), (y0, y1) = surf.window
+    st.session_state.update(win_x0=float(x0), win_x1=float(x1), win_y0=float(y0), win_y1=float(y1))
+
+
 def _on_surface_change() -> None:
-    """A new surface brings its own window and start point."""
+    """A new surface brings its own window and start point (a custom formula only once it parses)."""
     name = st.session_state["surface"]
     try:
         surf = compute.load_surface(name, st.session_state.get("formula", "") if name == CUSTOM else "")
     except SceneError:
-        surf = compute.load_surface("rosenbrock")
-        if name == CUSTOM:
-            # keep the window of a custom formula at its default until one parses
-            surf = None
-    if surf is not None:
-        (x0, x1), (y0, y1) = surf.window
-        st.session_state.update(win_custom=False, win_x0=float(x0), win_x1=float(x1), win_y0=float(y0),
-                                win_y1=float(y1), start_x=float(surf.start[0]), start_y=float(surf.start[1]))
+        return
+    _show_window(surf)
+    st.session_state.update(win_custom=False, start_x=float(surf.start[0]), start_y=float(surf.start[1]))
 
 
 def _on_formula_change() -> None:
@@ -111,8 +112,7 @@ def _on_formula_change() -> None:
     except SceneError:
         return
     if not st.session_state.get("win_custom"):
-        (x0, x1), (y0, y1) = surf.window
-        st.session_state.update(win_x0=float(x0), win_x1=float(x1), win_y0=float(y0), win_y1=float(y1))
+        _show_window(surf)
 
 
 def load_scene_into_state(scene: Scene) -> None:
