@@ -87,6 +87,19 @@ def bce_from_logits(z: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.logaddexp(0, z) - y * z))
 
 
+def _flush_subnormals(a: np.ndarray) -> None:
+    """Set the subnormal entries of ``a`` (nonzero, below the dtype's smallest normal number) to zero.
+
+    A saturated output gives ``sigmoid(z) - y`` around 1e-39 in float32, and
+    a matrix product with even a few subnormal operands runs several times
+    slower on x86 (each one takes a microcode assist): the first layer's
+    weight gradient went from 0.36 ms to 1.6 ms. Values that small carry
+    under 24 bits and are far below anything that moves a weight, so they
+    are flushed, as the CPU's flush-to-zero mode would.
+    """
+    np.copyto(a, 0, where=np.abs(a) < np.finfo(a.dtype).tiny)
+
+
 class MLP:
     """A binary classifier ``n_inputs -> hidden... -> 1`` whose parameters are a list of arrays.
 
@@ -217,6 +230,7 @@ class MLP:
         loss = bce_from_logits(z, y)
         # The 1/m of the mean is folded into dz once, so no dW needs its own division.
         dz = (sigmoid(z) - y) / self.dtype(m)
+        _flush_subnormals(dz)
         grads: list[np.ndarray] = [None] * len(self.params)  # type: ignore[list-item]
         for i in range(self.n_layers - 1, -1, -1):
             a_prev = acts[i]
@@ -229,6 +243,7 @@ class MLP:
                 da *= masks[i - 1]
             # ReLU' is (a > 0); a dropped unit already has da = 0, so the kept activation decides.
             da *= a_prev > 0
+            _flush_subnormals(da)
             dz = da
         return loss, grads
 

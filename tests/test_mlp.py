@@ -162,6 +162,39 @@ def test_cross_entropy_is_finite_at_saturated_logits(dtype):
             np.testing.assert_array_equal(net.predict(X), [int(logit > 0)] * 4)
 
 
+def test_saturated_outputs_give_no_subnormal_gradients():
+    """Gradients below float32's smallest normal number are flushed to zero; larger ones are kept.
+
+    A confident right answer at z = -90 has sigmoid(z) - y = e^-90 / (1 + e^-90), about 8e-40:
+    subnormal in float32, where a matrix product with it runs several times slower.
+    """
+    tiny = np.finfo(np.float32).tiny
+    nets = {}
+    for dtype in (np.float32, np.float64):
+        net = MLP(2, [3], seed=0, dtype=dtype)
+        net.params[0][:] = [[1.0, 0.5, 0.0], [0.0, 0.5, 1.0]]
+        net.params[1][:] = 0.0
+        net.params[2][:] = [[-30.0], [-30.0], [-30.0]]
+        net.params[3][:] = 0.0
+        nets[dtype] = net
+    saturated = np.array([[1.0, 1.0], [1.0, 1.2], [2.0, 2.0]])  # hidden sums 3, 3.3, 6 -> z = -90, -99, -180
+    _, g32 = nets[np.float32].loss_and_grads(saturated, np.zeros(3))
+    _, g64 = nets[np.float64].loss_and_grads(saturated, np.zeros(3))
+    # the float64 reference: every gradient entry is nonzero and below float32's normal range
+    assert all(np.all((a != 0) & (np.abs(a) < tiny)) for a in g64)
+    for a in g32:
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, 0.0)
+    # add one unsaturated example (z = -4.5): its gradient is normal, kept, and agrees with float64
+    X = np.vstack([saturated, [[0.1, 0.0]]])
+    _, g32 = nets[np.float32].loss_and_grads(X, np.zeros(4))
+    _, g64 = nets[np.float64].loss_and_grads(X, np.zeros(4))
+    for a32, a64 in zip(g32, g64):
+        assert np.all((a32 == 0) | (np.abs(a32) >= tiny)), "a subnormal gradient entry survived"
+        np.testing.assert_allclose(a32, a64, rtol=1e-5, atol=4 * tiny)
+    assert g32[3][0] > 1e-3
+
+
 def test_float32_stays_float32_through_training():
     X, y = small_problem(m=40)
     for name in optim.OPTIMIZERS:

@@ -30,6 +30,8 @@ from surfaces.experiment import format_table, run_article_experiment  # noqa: E4
 from surfaces.mlp import MLP, train  # noqa: E402
 
 M, N, HIDDEN, BATCH = 259, 12288, 100, 32
+#: blocks each side runs in turn, and the pause (s) before each block for the other side's threads to sleep
+ROUNDS, PAUSE = 4, 0.5
 
 
 def epoch_batches(epochs: int, seed: int) -> list[list[np.ndarray]]:
@@ -51,52 +53,59 @@ def torch_optimizer(name: str, params):
     return torch.optim.Adam(params, lr=0.01, betas=(0.9, 0.999), eps=1e-8)
 
 
-def time_ours(X, y, batches, opt_name: str) -> tuple[list[float], list[float], list[float]]:
-    """Return per-epoch seconds of our MLP + optim, and per-batch seconds in loss_and_grads and in step."""
-    model = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
-    opt = optim.make(opt_name, lr=0.01)
-    times, t_grad, t_step = [], [], []
-    for epoch in batches:
+class Ours:
+    """Our MLP and optimizer, built once; ``epoch`` runs one epoch and returns its timings."""
+
+    def __init__(self, X, y, opt_name: str):
+        self.X, self.y = X, y
+        self.model = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
+        self.opt = optim.make(opt_name, lr=0.01)
+
+    def epoch(self, batches) -> tuple[float, list[float], list[float]]:
+        """Return the epoch's seconds and per-batch seconds in loss_and_grads and in step."""
+        t_grad, t_step = [], []
         t0 = time.perf_counter()
-        for idx in epoch:
+        for idx in batches:
             a = time.perf_counter()
-            _, grads = model.loss_and_grads(X[idx], y[idx])
+            _, grads = self.model.loss_and_grads(self.X[idx], self.y[idx])
             b = time.perf_counter()
-            opt.step(model.params, grads)
+            self.opt.step(self.model.params, grads)
             t_grad.append(b - a)
             t_step.append(time.perf_counter() - b)
-        times.append(time.perf_counter() - t0)
-    return times, t_grad, t_step
+        return time.perf_counter() - t0, t_grad, t_step
 
 
-def time_torch(X, y, batches, opt_name: str) -> tuple[list[float], list[float], list[float]]:
-    """Return the same for nn.Linear layers and torch.optim, from the same weights over the same batches."""
-    import torch
+class Torch:
+    """nn.Linear layers and torch.optim from the same initial weights, built once."""
 
-    ref = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
-    net = torch.nn.Sequential(torch.nn.Linear(N, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1))
-    with torch.no_grad():
-        for layer, (W, b) in zip((net[0], net[2]), zip(ref.params[::2], ref.params[1::2])):
-            layer.weight.copy_(torch.from_numpy(W.T.copy()))
-            layer.bias.copy_(torch.from_numpy(b))
-    opt = torch_optimizer(opt_name, net.parameters())
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.reshape(-1, 1))
-    times, t_grad, t_step = [], [], []
-    for epoch in batches:
+    def __init__(self, X, y, opt_name: str):
+        import torch
+
+        ref = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
+        self.net = torch.nn.Sequential(torch.nn.Linear(N, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 1))
+        with torch.no_grad():
+            for layer, (W, b) in zip((self.net[0], self.net[2]), zip(ref.params[::2], ref.params[1::2])):
+                layer.weight.copy_(torch.from_numpy(W.T.copy()))
+                layer.bias.copy_(torch.from_numpy(b))
+        self.opt = torch_optimizer(opt_name, self.net.parameters())
+        self.loss_fn = torch.nn.BCEWithLogitsLoss()
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y.reshape(-1, 1))
+        self.from_numpy = torch.from_numpy
+
+    def epoch(self, batches) -> tuple[float, list[float], list[float]]:
+        t_grad, t_step = [], []
         t0 = time.perf_counter()
-        for idx in epoch:
-            it = torch.from_numpy(idx)
+        for idx in batches:
+            it = self.from_numpy(idx)
             a = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(Xt[it]), yt[it])
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.net(self.X[it]), self.y[it])
             loss.backward()
             b = time.perf_counter()
-            opt.step()
+            self.opt.step()
             t_grad.append(b - a)
             t_step.append(time.perf_counter() - b)
-        times.append(time.perf_counter() - t0)
-    return times, t_grad, t_step
+        return time.perf_counter() - t0, t_grad, t_step
 
 
 def time_train_loop(X, y, epochs: int) -> float:
@@ -107,20 +116,31 @@ def time_train_loop(X, y, epochs: int) -> float:
 
 
 def compare(X, y, batches, opt_name: str) -> float:
-    """Print one epoch's median time for both sides and where the time goes; return ours/torch."""
-    ours, theirs, og, os_, tg, ts = [], [], [], [], [], []
-    # Interleave the two sides so drift in a shared machine's load hits both alike.
-    for i in range(0, len(batches), 2):
-        t, g, s = time_ours(X, y, batches[i:i + 2], opt_name)
-        ours += t[1:] if i == 0 else t  # the very first epoch pays for allocation and thread start-up
-        og, os_ = og + g, os_ + s
-        t, g, s = time_torch(X, y, batches[i:i + 2], opt_name)
-        theirs += t[1:] if i == 0 else t
-        tg, ts = tg + g, ts + s
-    t_ours, t_torch = statistics.median(ours), statistics.median(theirs)
-    og, os_, tg, ts = (statistics.median(v) for v in (og, os_, tg, ts))
+    """Print one epoch's median time for both sides and where the time goes; return ours/torch.
+
+    Each side is built once. They then take turns in blocks of epochs over
+    the same batches, so drift in a shared machine's load hits both alike.
+    Each block starts after a pause and an untimed epoch: NumPy's BLAS and
+    torch's OpenMP each keep their threads spinning for a while after work,
+    and the other side's first epoch would otherwise pay for that; the
+    untimed epoch also pays for the optimizer state's first allocation.
+    """
+    sides = {"ours": Ours(X, y, opt_name), "torch": Torch(X, y, opt_name)}
+    t = {k: ([], [], []) for k in sides}
+    block = max(1, (len(batches) - 1) // ROUNDS)
+    for r in range(ROUNDS):
+        epochs = batches[1 + r * block: 1 + (r + 1) * block]
+        for k, side in sides.items():
+            time.sleep(PAUSE)
+            side.epoch(batches[0])
+            for epoch in epochs:
+                total, g, s = side.epoch(epoch)
+                t[k][0].append(total)
+                t[k][1].extend(g)
+                t[k][2].extend(s)
+    (t_ours, og, os_), (t_torch, tg, ts) = ([statistics.median(v) for v in t[k]] for k in ("ours", "torch"))
     print(f"{opt_name}: one epoch, {M}x{N} -> {HIDDEN} -> 1, batch {BATCH}, float32 "
-          f"(median of {len(ours)} epochs)")
+          f"(median of {len(t['ours'][0])} epochs in {ROUNDS} alternating blocks)")
     print(f"  ours  {t_ours * 1e3:8.2f} ms   torch {t_torch * 1e3:8.2f} ms   ratio ours/torch = {t_ours / t_torch:.2f}")
     print(f"  per batch (median): forward+backward ours {og * 1e3:.2f} ms vs torch {tg * 1e3:.2f} ms "
           f"(ratio {og / tg:.2f}); optimizer step ours {os_ * 1e3:.2f} ms vs torch {ts * 1e3:.2f} ms "
@@ -131,6 +151,8 @@ def compare(X, y, batches, opt_name: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=20, help="epochs timed per side (median reported)")
+    ap.add_argument("--optimizers", default="sgd,momentum,rmsprop,adam",
+                    help="comma-separated optimizers to compare (default: the article's four)")
     ap.add_argument("--skip-experiment", action="store_true", help="only the one-epoch comparison")
     ap.add_argument("--threads", type=int, default=0,
                     help="limit both NumPy's BLAS and torch to this many threads (default: leave both as they are)")
@@ -156,7 +178,7 @@ def main() -> None:
     X = rng.standard_normal((M, N), dtype=np.float32)
     y = (rng.random(M) < 0.5).astype(np.float32)
     batches = epoch_batches(args.epochs + 1, seed=1)
-    ratios = {name: compare(X, y, batches, name) for name in ("sgd", "momentum", "rmsprop", "adam")}
+    ratios = {name: compare(X, y, batches, name) for name in args.optimizers.split(",")}
     print("epoch ratio ours/torch (target <= 1.0): "
           + ", ".join(f"{k} {v:.2f} {'PASS' if v <= 1.0 else 'MISS'}" for k, v in ratios.items()))
     t_loop = time_train_loop(X, y, args.epochs)
