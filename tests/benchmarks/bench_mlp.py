@@ -1,11 +1,13 @@
-"""Benchmark: our NumPy MLP + optim.Adam against PyTorch CPU on the article-sized network.
+"""Benchmark: our NumPy MLP + optim against PyTorch CPU on the article-sized network.
 
 Run from the checkout: ``python tests/benchmarks/bench_mlp.py``. Not collected
 by pytest (no ``test_`` prefix). Prints, from one process:
 
 1. one training epoch of 259 examples x 12288 inputs -> 100 -> 1, batch 32,
    float32, random data, the same initial weights and the same batches for
-   both; the median over repeated epochs of each, and the ratio ours / torch;
+   both, for SGD, momentum, RMSProp and Adam: the median over repeated epochs
+   in the steady state, and the ratio ours / torch; first with both libraries'
+   default threads (all cores), then with one thread each;
 2. the wall time of the article's four-optimizer experiment on digits 3-vs-8.
 
 Speed is reported as a ratio to a peer run in the same process, never asserted.
@@ -155,32 +157,32 @@ def main() -> None:
                     help="comma-separated optimizers to compare (default: the article's four)")
     ap.add_argument("--skip-experiment", action="store_true", help="only the one-epoch comparison")
     ap.add_argument("--threads", type=int, default=0,
-                    help="limit both NumPy's BLAS and torch to this many threads (default: leave both as they are)")
+                    help="only compare with both NumPy's BLAS and torch limited to this many threads "
+                         "(default: their defaults, then one thread each)")
     args = ap.parse_args()
 
     import torch
-
-    if args.threads:
-        # A shared, oversubscribed machine punishes spinning BLAS threads; one thread each compares the code.
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-        torch.set_num_threads(args.threads)
-
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     blas_env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL"))}
-    blas = sorted({f"{i['internal_api']} {i.get('architecture', '')} {i['num_threads']} thread(s)"
-                   for i in threadpool_info() if i["user_api"] == "blas"})
-    print(f"numpy {np.__version__} ({'; '.join(blas)}), torch {torch.__version__} "
-          f"({torch.get_num_threads()} thread(s)), BLAS env: {blas_env or 'none set'}")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((M, N), dtype=np.float32)
     y = (rng.random(M) < 0.5).astype(np.float32)
     batches = epoch_batches(args.epochs + 1, seed=1)
-    ratios = {name: compare(X, y, batches, name) for name in args.optimizers.split(",")}
-    print("epoch ratio ours/torch (target <= 1.0): "
-          + ", ".join(f"{k} {v:.2f} {'PASS' if v <= 1.0 else 'MISS'}" for k, v in ratios.items()))
+    default_threads = torch.get_num_threads()
+    # Both libraries' defaults (every core), then one thread each: the app trains in worker
+    # processes limited to one BLAS thread, and one thread each compares the code, not the threading.
+    for threads in ([args.threads] if args.threads else [0, 1]):
+        with threadpool_limits(threads or None):
+            torch.set_num_threads(threads or default_threads)
+            blas = sorted({f"{i['internal_api']} {i.get('architecture', '')} {i['num_threads']} thread(s)"
+                           for i in threadpool_info() if i["user_api"] == "blas"})
+            print(f"\n== numpy {np.__version__} ({'; '.join(blas)}), torch {torch.__version__} "
+                  f"({torch.get_num_threads()} thread(s)), BLAS env: {blas_env or 'none set'}")
+            ratios = {name: compare(X, y, batches, name) for name in args.optimizers.split(",")}
+            print(f"epoch ratio ours/torch with {threads or 'default'} thread(s) (target <= 1.0): "
+                  + ", ".join(f"{k} {v:.2f} {'PASS' if v <= 1.0 else 'MISS'}" for k, v in ratios.items()))
+    torch.set_num_threads(default_threads)
     t_loop = time_train_loop(X, y, args.epochs)
     print(f"surfaces.mlp.train with Adam, per epoch incl. full-data loss and accuracy: {t_loop * 1e3:.2f} ms")
 
