@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from .data import DATA_ENTRIES, DataEntry
-from .formula import SurfaceError, parse_formula
+from .formula import SurfaceError, formula_latex, parse_formula
 from .surface import Surface
 
 
@@ -36,7 +36,7 @@ class Entry:
     def build(self, recipe: tuple | None = None) -> Surface:
         """Return this entry's Surface."""
         return Surface(
-            parse_formula(self.formula),
+            parse_formula(self.formula), latex=formula_latex(self.formula),
             name=self.name, title=self.title, lesson=self.lesson, window=self.window,
             minima=self.minima, min_value=self.min_value, start=self.start,
             log_contours=self.log_contours, recipe=recipe,

@@ -560,6 +560,79 @@ def parse_tree(text: str, variables: dict | None = None):
     return _Parser(text.translate(_LOOKALIKES), variables).parse()
 
 
+# -- LaTeX of the formula as typed ------------------------------------------------
+# The sympy expression is rewritten for safety (2^x becomes exp(x log 2), big
+# numbers become floats), so the formula is shown from its syntax tree instead.
+
+_FUNCTION_LATEX = {
+    "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "log": r"\log", "ln": r"\ln",
+    "tanh": r"\tanh", "sinh": r"\sinh", "cosh": r"\cosh",
+    "arctan": r"\arctan", "atan": r"\arctan", "arcsin": r"\arcsin", "asin": r"\arcsin",
+    "arccos": r"\arccos", "acos": r"\arccos",
+}
+_SUM, _PRODUCT, _POWER, _ATOM = 1, 2, 3, 4
+
+
+def _number_latex(value: Fraction) -> str:
+    if value.denominator == 1 and abs(value) < 10**7:
+        return str(value.numerator)
+    text = f"{float(value):.6g}"
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        return text
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
+
+
+def _latex_node(node) -> tuple[str, int]:
+    """Return ``(latex, precedence)`` of a syntax-tree node."""
+    kind = node[0]
+    if kind == "num":
+        tex = _number_latex(node[2])
+        return tex, (_PRODUCT if r"\cdot" in tex else _POWER if "^" in tex else _ATOM)
+    if kind == "var":
+        return node[2], _ATOM
+    if kind == "const":
+        return (r"\pi" if node[2] == "pi" else node[2]), _ATOM
+    if kind == "neg":
+        return "-" + _wrapped(node[2], _POWER), _SUM
+    if kind == "call":
+        name, arg = node[2], _latex_node(node[3])[0]
+        if name == "sqrt":
+            return rf"\sqrt{{{arg}}}", _ATOM
+        if name == "abs":
+            return rf"\left|{arg}\right|", _ATOM
+        if name == "exp":
+            return f"e^{{{arg}}}", _POWER
+        command = _FUNCTION_LATEX.get(name, rf"\operatorname{{{name}}}")
+        return rf"{command}\left({arg}\right)", _ATOM
+    op, a, b = node[2], node[3], node[4]
+    if op == "+":
+        return f"{_wrapped(a, _SUM)} + {_wrapped(b, _PRODUCT)}", _SUM
+    if op == "-":
+        return f"{_wrapped(a, _SUM)} - {_wrapped(b, _PRODUCT)}", _SUM
+    if op == "/":
+        return rf"\frac{{{_latex_node(a)[0]}}}{{{_latex_node(b)[0]}}}", _PRODUCT
+    if op == "*" and a[0] == "neg":  # (-a) b is -(a b): show it as -a b
+        return "-" + _latex_node(("bin", node[1], "*", a[2], b))[0], _SUM
+    if op == "*":
+        left, right = _wrapped(a, _PRODUCT), _wrapped(b, _POWER if b[0] == "bin" and b[2] == "*" else _PRODUCT)
+        joint = r" \cdot " if right[0].isdigit() or right.startswith(r"\frac") else r"\, "
+        return left + joint + right, _PRODUCT
+    # a power: the base must be an atom, the exponent is set as a superscript
+    return f"{_wrapped(a, _ATOM)}^{{{_latex_node(b)[0]}}}", _POWER
+
+
+def _wrapped(node, needed: int) -> str:
+    tex, precedence = _latex_node(node)
+    return tex if precedence >= needed else rf"\left({tex}\right)"
+
+
+def formula_latex(text: str, variables: dict | None = None) -> str:
+    """Return LaTeX for ``text`` as the student typed it (brackets only where needed), or raise FormulaError."""
+    return _latex_node(parse_tree(text, variables))[0]
+
+
 def parse_formula(text: str, variables: dict | None = None) -> sympy.Expr:
     """Return the sympy expression that ``text`` describes, or raise FormulaError.
 
@@ -589,5 +662,5 @@ def node_count(expr: sympy.Basic) -> int:
 __all__ = [
     "FormulaError", "SurfaceError", "FUNCTIONS", "CONSTANTS", "X", "Y", "XY_VARIABLES",
     "MAX_LENGTH", "MAX_DEPTH", "MAX_NODES", "MAX_EXPONENT", "MAX_EXP_NESTING",
-    "tokenize", "parse_tree", "parse_formula", "node_count",
+    "tokenize", "parse_tree", "parse_formula", "formula_latex", "node_count",
 ]

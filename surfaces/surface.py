@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
-from .formula import XY_VARIABLES, FormulaError, SurfaceError, X, Y, node_count, parse_formula
+from .formula import XY_VARIABLES, FormulaError, SurfaceError, X, Y, formula_latex, node_count, parse_formula
 
 DEFAULT_WINDOW = ((-3.0, 3.0), (-3.0, 3.0))
 #: sizes beyond which a derivative takes seconds to derive and compile; seen with long products
@@ -273,11 +273,16 @@ def _default_start(surface: Surface) -> tuple[float, float]:
     ok = np.isfinite(loss) & np.isfinite(surface.grad(corners)).all(axis=-1)
     if ok.any():
         best = int(np.argmax(np.where(ok, loss, -np.inf)))
-        return (float(corners[best, 0]), float(corners[best, 1]))
+        return (_tidy(corners[best, 0]), _tidy(corners[best, 1]))
     gx, gy, z = surface.grid(41)
     finite = np.argwhere(np.isfinite(z))
     i, j = finite[len(finite) // 2]
-    return (float(gx[i, j]), float(gy[i, j]))
+    return (_tidy(gx[i, j]), _tidy(gy[i, j]))
+
+
+def _tidy(v: float) -> float:
+    """Return ``v`` to 6 significant digits, so a start shows as 2.1 rather than 2.0999999999999996."""
+    return float(f"{float(v):.6g}")
 
 
 @functools.lru_cache(maxsize=128)
@@ -287,7 +292,7 @@ def _from_formula(text: str, window: Window) -> Surface:
         raise FormulaError(
             "the formula has no x or y, so its surface is flat and an optimizer has nothing to do", text
         )
-    surface = Surface(expr, name="custom", title=text.strip(), window=window,
+    surface = Surface(expr, name="custom", title=text.strip(), window=window, latex=formula_latex(text),
                       recipe=(from_formula, (text, window)))
     share, where = _finite_share(surface)
     if share < MIN_FINITE_SHARE:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import surfaces
 from surfaces import FormulaError, SurfaceError, from_formula
-from surfaces.formula import MAX_LENGTH, parse_tree, tokenize
+from surfaces.formula import MAX_LENGTH, formula_latex, parse_tree, tokenize
 
 RNG = np.random.default_rng(7)
 POINTS = RNG.uniform(-2.5, 2.5, (25, 2))
@@ -189,7 +189,7 @@ def test_fractional_power_is_nan_for_a_negative_base_and_exact_for_a_positive_on
     np.testing.assert_allclose(s.loss(np.array([8.0, 1.0])), 3.0, rtol=1e-14)
     np.testing.assert_allclose(s.grad(np.array([8.0, 1.0])), [1 / 12, 2.0], rtol=1e-14)
     assert np.isnan(s.loss(np.array([-8.0, 1.0])))
-    assert "\\sqrt[3]{x}" in s.latex
+    assert s.latex == r"x^{\frac{1}{3}} + y^{2}"
 
 
 def test_error_points_at_the_column_with_a_caret():
@@ -274,6 +274,7 @@ def _accepts_or_formula_error(text: str) -> None:
         return
     assert isinstance(s, surfaces.Surface)
     assert s.expr.free_symbols
+    assert s.latex.count("{") == s.latex.count("}") and s.latex.count(r"\left") == s.latex.count(r"\right")
 
 
 @settings(max_examples=150, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow])
@@ -286,3 +287,28 @@ def test_random_text_raises_only_formula_error(text):
 @given(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join))
 def test_token_soup_raises_only_formula_error(text):
     _accepts_or_formula_error(text)
+
+
+@pytest.mark.parametrize("text, latex", [
+    # the safe rewrite of 2^x is exp(x log 2); the student still sees what they typed
+    ("2^x + y", r"2^{x} + y"),
+    ("3y^2 - x", r"3\, y^{2} - x"),
+    ("2*3*x", r"2 \cdot 3\, x"),
+    ("-x^2 - (y - 1)", r"-x^{2} - \left(y - 1\right)"),
+    ("-x*y", r"-x\, y"),
+    ("x - -y", r"x - \left(-y\right)"),
+    ("(x/y)^2 + x/(1 + y)", r"\left(\frac{x}{y}\right)^{2} + \frac{x}{1 + y}"),
+    ("sqrt(x^2 + y^2) + abs(x)", r"\sqrt{x^{2} + y^{2}} + \left|x\right|"),
+    ("exp(-y) * sin(pi*x)", r"e^{-y}\, \sin\left(\pi\, x\right)"),
+    ("sigmoid(x) + ln(y^2 + 1)", r"\operatorname{sigmoid}\left(x\right) + \ln\left(y^{2} + 1\right)"),
+    ("2^3^x", r"2^{3^{x}}"),
+    ("1e-5*x + 2e14*y + 123456789012*x", r"10^{-5}\, x + 2 \cdot 10^{14}\, y + 1.23457 \cdot 10^{11}\, x"),
+    ("0.5*x^2", r"0.5\, x^{2}"),
+])
+def test_latex_shows_the_formula_as_typed(text, latex):
+    assert formula_latex(text) == latex
+    assert from_formula(text).latex == latex
+
+
+def test_latex_of_a_catalogue_surface_is_its_formula_as_written():
+    assert surfaces.get("rosenbrock").latex == r"\left(1 - x\right)^{2} + 100\, \left(y - x^{2}\right)^{2}"
