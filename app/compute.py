@@ -37,9 +37,28 @@ def window_of(scene: Scene, surf) -> tuple[tuple[float, float], tuple[float, flo
     return scene.window if scene.window is not None else tuple(map(tuple, surf.window))
 
 
+def main_start(scene: Scene, surf) -> tuple[float, float]:
+    """Return the scene's start, or the surface's default moved inside the scene's window if it lies outside.
+
+    A link may set a view window but no start; the surface's default start is
+    chosen for the surface's own window and could then be off the map.
+    """
+    if scene.start is not None:
+        return scene.start
+    x, y = map(float, surf.start)
+    if scene.window is None:
+        return (x, y)
+    (x0, x1), (y0, y1) = scene.window
+    if x0 <= x <= x1 and y0 <= y <= y1:
+        return (x, y)
+    inset_x, inset_y = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
+    return (float(f"{min(max(x, x0 + inset_x), x1 - inset_x):.6g}"),
+            float(f"{min(max(y, y0 + inset_y), y1 - inset_y):.6g}"))
+
+
 def starts_of(scene: Scene, surf) -> np.ndarray:
     """Return every start point of the scene, shape (k, 2): the main one, the listed ones, the random ones."""
-    main = scene.start if scene.start is not None else tuple(surf.start)
+    main = main_start(scene, surf)
     pts = [main, *scene.more_starts]
     if scene.random_starts:
         (x0, x1), (y0, y1) = window_of(scene, surf)

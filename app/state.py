@@ -7,6 +7,7 @@ from typing import Any
 
 from optim import OPTIMIZERS, SCHEDULES
 
+from .compute import main_start
 from .scene import PALETTE, Racer, Scene
 
 #: widget keys starting with these are actions or views (buttons, downloads, uploads, the
@@ -40,7 +41,7 @@ def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
     state["win_custom"] = win is not None
     (x0, x1), (y0, y1) = win if win is not None else surf.window
     state.update(win_x0=float(x0), win_x1=float(x1), win_y0=float(y0), win_y1=float(y1))
-    start = scene.start if scene.start is not None else surf.start
+    start = main_start(scene, surf)
     state["start_x"], state["start_y"] = float(start[0]), float(start[1])
     state["more_starts"] = ";".join(f"{x:g},{y:g}" for x, y in scene.more_starts)
     for name in ("steps", "random_starts", "seed", "n_seeds", "batch_size"):

@@ -123,3 +123,20 @@ def test_point_budget_bounds_what_travels_to_the_browser():
         Scene(racers=four, steps=5000).check()
     with pytest.raises(SceneError, match="use fewer steps"):
         Scene(racers=four, random_starts=8, steps=1000).check()
+
+
+def test_a_link_with_a_window_but_no_start_starts_inside_that_window():
+    from app.compute import load_surface, main_start, starts_of
+
+    formula = "2^x + 3y^2 - x*y/(1 + x^2)"
+    surf = load_surface("custom", formula)
+    assert surf.start == (2.1, -2.1)  # chosen near a corner of the surface's own window, (-3, 3) x (-3, 3)
+    scene, notes = scene_from_link("?" + urlencode({"s": "custom", "f": formula, "w": "-2,2,-2,2"}))
+    assert scene.start is None and not notes
+    # moved 15 % inside the edges it was beyond: x to 2 - 0.6, y to -2 + 0.6
+    assert main_start(scene, surf) == (1.4, -1.4)
+    assert tuple(starts_of(scene, surf)[0]) == (1.4, -1.4)
+    # a start inside the window, or a scene without a window, is left alone
+    wide, _ = scene_from_link("?" + urlencode({"s": "custom", "f": formula, "w": "-4,4,-4,4"}))
+    assert main_start(wide, surf) == (2.1, -2.1)
+    assert main_start(scene_from_link("?" + urlencode({"s": "custom", "f": formula}))[0], surf) == (2.1, -2.1)
