@@ -6,6 +6,8 @@ import hashlib
 import math
 import time
 
+import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -138,21 +140,36 @@ def _unique(labels: list[str]) -> list[str]:
     return out
 
 
-def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool) -> None:
-    """Draw loss curves (racer index -> (epochs, losses)) with each racer's own colour."""
+def curves_chart(series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool):
+    """Return the Altair chart of loss curves (racer index -> (epochs, losses)), or None before the first epoch.
+
+    Each racer keeps its colour and the legend lists racers in their order. On
+    the log scale the axis shows the losses themselves (0.1, 0.01, ...), not
+    their logarithms; a loss of 0 or a non-finite one is left out there.
+    """
     names = _unique(labels)
-    df = pd.DataFrame({names[i]: pd.Series(v, index=e, dtype=float) for i, (e, v) in series.items()})
+    rows = [(names[i], int(e), float(v)) for i, (epochs, losses) in series.items() for e, v in zip(epochs, losses)]
+    df = pd.DataFrame(rows, columns=["optimizer", "epoch", "loss"]).astype({"epoch": int, "loss": float})
+    df = df[np.isfinite(df["loss"]) & ((df["loss"] > 0) if log else True)]
     if df.empty:
-        return
-    # Columns in sorted order with colours in the same order, so each line keeps its racer's colour.
-    order = sorted(df.columns)
-    palette = [colors[names.index(c)] for c in order]
-    df = df[order]
-    df.index.name = "epoch"
-    if log:
-        df = df.map(lambda v: math.log10(v) if v and v > 0 else None)
-    chart.line_chart(df, x_label="epoch", y_label="log10(mean batch loss)" if log else "mean batch loss",
-                     color=palette)
+        return None
+    shown = [names[i] for i in series]
+    y_title = "mean batch loss" + (" (log)" if log else "")
+    return alt.Chart(df).mark_line().encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d")),
+        y=alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log" if log else "linear", zero=not log)),
+        color=alt.Color("optimizer:N", title="optimizer", sort=shown,
+                        scale=alt.Scale(domain=shown, range=[colors[names.index(n)] for n in shown]),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["optimizer", "epoch", alt.Tooltip("loss:Q", format=".4g")],
+    ).properties(height=320)
+
+
+def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool) -> None:
+    """Draw the loss curves into the ``chart`` placeholder."""
+    spec = curves_chart(series, labels, colors, log)
+    if spec is not None:
+        chart.altair_chart(spec, width="stretch")
 
 
 def _last(h: dict, key: str):

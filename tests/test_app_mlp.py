@@ -63,3 +63,24 @@ def test_a_visit_to_the_other_page_keeps_both_pages_settings():
     at.switch_page("views/mlp.py").run()
     assert not at.exception and not at.error and not at.warning
     assert (at.session_state["mlp_epochs"], at.session_state["m0_lr"]) == (7, 0.05)
+
+
+def test_loss_chart_has_a_true_log_axis_and_racer_colours_in_racer_order():
+    from app.page_mlp import curves_chart
+
+    series = {0: ([1, 2, 3], [0.5, 0.05, 0.0]), 1: ([1, 2], [0.7, float("nan")]), 2: ([1], [0.9])}
+    labels, colors = ["SGD (lr=0.01)", "Adam (lr=0.01)", "SGD (lr=0.01)"], ["#0072b2", "#cc79a7", "#e69f00"]
+    spec = curves_chart(series, labels, colors, log=True).to_dict()
+    enc = spec["encoding"]
+    assert enc["y"]["scale"]["type"] == "log" and "log" in enc["y"]["title"]
+    # racers keep their order and colours; a repeated label is told apart
+    assert enc["color"]["scale"]["domain"] == ["SGD (lr=0.01)", "Adam (lr=0.01)", "SGD (lr=0.01) #2"]
+    assert enc["color"]["scale"]["range"] == colors
+    values = next(iter(spec["datasets"].values()))
+    # the zero loss cannot sit on a log axis and the NaN is no point at all: 6 values, 4 drawn
+    assert sorted((v["optimizer"], v["epoch"], v["loss"]) for v in values) == [
+        ("Adam (lr=0.01)", 1, 0.7), ("SGD (lr=0.01)", 1, 0.5), ("SGD (lr=0.01)", 2, 0.05), ("SGD (lr=0.01) #2", 1, 0.9)]
+    linear = curves_chart(series, labels, colors, log=False).to_dict()
+    assert linear["encoding"]["y"]["scale"]["type"] == "linear"
+    assert len(next(iter(linear["datasets"].values()))) == 5  # the zero loss is drawn on a linear axis
+    assert curves_chart({0: ([], [])}, labels[:1], colors[:1], log=True) is None
