@@ -125,7 +125,11 @@ def surface_3d(surf, window, race, elev: float = 35, azim: float = -60) -> Figur
     X, Y, Z = _grid(surf, window, 90)
     _, is_log = _levels(Z)
     zmin = np.nanmin(Z)
-    f = (lambda z: np.log10(z - zmin + 1e-3)) if is_log else (lambda z: z)
+    # On a log axis the lowest grid points would dive far below their neighbours (a comb of spikes
+    # along a narrow valley); lifting by the 2nd percentile of heights keeps the floor smooth.
+    lift = float(np.nanpercentile(Z - zmin, 2)) if is_log else 0.0
+    lift = lift if lift > 0 else 1e-3
+    f = (lambda z: np.log10(np.maximum(z - zmin, 0) + lift)) if is_log else (lambda z: z)
     fig = Figure(figsize=(8, 6.2), dpi=100, layout="constrained")
     ax = fig.add_subplot(projection="3d")
     ax.plot_surface(X, Y, f(Z), cmap=CMAP, alpha=0.75, linewidth=0, antialiased=True, rcount=X.shape[0], ccount=X.shape[1])
@@ -138,7 +142,7 @@ def surface_3d(surf, window, race, elev: float = 35, azim: float = -60) -> Figur
             ax.plot(np.where(inside, p[:, 0], np.nan), p[:, 1], z, color=run.color, lw=2.2, label=run.label, zorder=10)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_zlabel("log10(loss - min + 0.001)" if is_log else "loss")
+    ax.set_zlabel(f"log10(loss - min + {lift:.2g})" if is_log else "loss")
     ax.view_init(elev=elev, azim=azim)
     ax.set_title(surf.title)
     ax.legend(loc="upper left", fontsize=9)
