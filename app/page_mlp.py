@@ -157,12 +157,22 @@ def curves_chart(series: dict[int, tuple[list, list]], labels: list[str], colors
     y_title = "mean batch loss" + (" (log)" if log else "")
     return alt.Chart(df).mark_line().encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d")),
-        y=alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log" if log else "linear", zero=not log)),
+        y=alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log" if log else "linear", zero=not log),
+                axis=_log_axis(df["loss"]) if log else alt.Axis()),
         color=alt.Color("optimizer:N", title="optimizer", sort=shown,
                         scale=alt.Scale(domain=shown, range=[colors[names.index(n)] for n in shown]),
                         legend=alt.Legend(orient="bottom")),
         tooltip=["optimizer", "epoch", alt.Tooltip("loss:Q", format=".4g")],
     ).properties(height=320)
+
+
+def _log_axis(values: pd.Series) -> alt.Axis:
+    """Return a log axis ticked at powers of ten (every other one past eight decades): 1, 0.01, 1e-4, ..."""
+    lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    stride = 1 if hi - lo <= 8 else 2
+    ticks = [10.0**k for k in range(hi, lo - 1, -stride)]
+    return alt.Axis(values=ticks, labelExpr="datum.value >= 0.001 ? format(datum.value, '~g') "
+                                             ": format(datum.value, '.0e')")
 
 
 def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool) -> None:

@@ -73,6 +73,7 @@ def test_loss_chart_has_a_true_log_axis_and_racer_colours_in_racer_order():
     spec = curves_chart(series, labels, colors, log=True).to_dict()
     enc = spec["encoding"]
     assert enc["y"]["scale"]["type"] == "log" and "log" in enc["y"]["title"]
+    assert enc["y"]["axis"]["values"] == [1.0, 0.1, 0.01]  # decades spanning the losses drawn, 0.05 to 0.9
     # racers keep their order and colours; a repeated label is told apart
     assert enc["color"]["scale"]["domain"] == ["SGD (lr=0.01)", "Adam (lr=0.01)", "SGD (lr=0.01) #2"]
     assert enc["color"]["scale"]["range"] == colors
