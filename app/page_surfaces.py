@@ -43,7 +43,7 @@ def surface_images(surface: str, formula: str, window: tuple) -> tuple[str, byte
 
 
 def _warm_catalogue() -> None:
-    """Render every catalogue surface's images once, in the background."""
+    """Render every catalogue surface's images once, in the background, when the server starts serving."""
     for name in surfaces.CATALOGUE:
         try:
             surf = compute.load_surface(name)
@@ -52,22 +52,7 @@ def _warm_catalogue() -> None:
             pass
 
 
-_WARMING = threading.Lock()
-_warming_started = False
-
-
-def start_warming() -> None:
-    """Start warming the catalogue once per server; the page script calls it after the page is drawn.
-
-    Started earlier, the warming thread would hold the render lock and the GIL
-    while the very first visitor waits for their own picture.
-    """
-    global _warming_started
-    with _WARMING:
-        if _warming_started:
-            return
-        _warming_started = True
-    threading.Thread(target=_warm_catalogue, name="descent-warm-catalogue", daemon=True).start()
+threading.Thread(target=_warm_catalogue, name="descent-warm-catalogue", daemon=True).start()
 
 
 @st.cache_resource(max_entries=128, ttl=3600, show_spinner=False)

@@ -166,33 +166,3 @@ def test_rules_3d_and_share_tabs_render_when_opened():
     assert_clean(at)
     link = at.code[0].value
     assert "s=rosenbrock" in link and "r=sgd" in link
-
-
-def test_catalogue_warming_starts_once_and_fills_the_image_cache(monkeypatch):
-    import threading
-
-    from app import page_surfaces
-
-    subset = {k: surfaces.CATALOGUE[k] for k in ("bowl", "himmelblau")}
-    monkeypatch.setattr(surfaces, "CATALOGUE", subset)
-    monkeypatch.setattr(page_surfaces, "_warming_started", False)
-    page_surfaces._surface_images.cache_clear()
-    started = []
-    real_thread = threading.Thread
-
-    def spy(*args, **kwargs):
-        t = real_thread(*args, **kwargs)
-        started.append(t)
-        return t
-
-    monkeypatch.setattr(threading, "Thread", spy)
-    page_surfaces.start_warming()
-    page_surfaces.start_warming()
-    assert len(started) == 1
-    started[0].join(timeout=60)
-    assert not started[0].is_alive()
-    for name in subset:
-        window = tuple(map(tuple, surfaces.get(name).window))
-        assert page_surfaces._surface_images.cache_info().currsize == 2
-        page_surfaces.surface_images(name, "", window)  # now a cache hit
-    assert page_surfaces._surface_images.cache_info().misses == 2
