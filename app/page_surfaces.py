@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -42,9 +43,20 @@ def surface_images(surface: str, formula: str, window: tuple) -> tuple[str, byte
         return _surface_images(surface, formula, tuple(map(tuple, window)))
 
 
+_pages_running = 0  # surfaces pages being drawn right now (the warming waits for none)
+_PAGES_LOCK = threading.Lock()
+
+
 def _warm_catalogue() -> None:
-    """Render every catalogue surface's images once, in the background, when the server starts serving."""
-    for name in surfaces.CATALOGUE:
+    """Render every catalogue surface's images once, in the background, when the server starts serving.
+
+    The default scene's surface comes first: the first visitor needs it now,
+    and would otherwise wait for other surfaces' pictures to be drawn before it.
+    """
+    first = Scene().surface
+    for name in sorted(surfaces.CATALOGUE, key=lambda n: n != first):
+        while _pages_running:  # idle priority: never draw while a page is being drawn
+            time.sleep(0.05)
         try:
             surf = compute.load_surface(name)
             surface_images(name, "", tuple(map(tuple, surf.window)))
@@ -215,7 +227,18 @@ def _exit_presenter() -> None:
 
 
 def render() -> None:
-    """Draw the surfaces panel."""
+    """Draw the surfaces panel (counted as running, so the catalogue warming waits for it)."""
+    global _pages_running
+    with _PAGES_LOCK:
+        _pages_running += 1
+    try:
+        _render()
+    finally:
+        with _PAGES_LOCK:
+            _pages_running -= 1
+
+
+def _render() -> None:
     _init_state()
     pending = st.session_state.pop("_pending_start", None)
     if pending is not None:

@@ -166,3 +166,23 @@ def test_rules_3d_and_share_tabs_render_when_opened():
     assert_clean(at)
     link = at.code[0].value
     assert "s=rosenbrock" in link and "r=sgd" in link
+
+
+def test_catalogue_warming_waits_while_a_page_is_drawn(monkeypatch):
+    """The warming thread has idle priority: it draws nothing while a surfaces page is running."""
+    import threading
+    import time
+
+    from app import page_surfaces
+
+    subset = {k: surfaces.CATALOGUE[k] for k in ("bowl", "himmelblau")}
+    monkeypatch.setattr(surfaces, "CATALOGUE", subset)
+    page_surfaces._surface_images.cache_clear()
+    monkeypatch.setattr(page_surfaces, "_pages_running", 1)
+    warm = threading.Thread(target=page_surfaces._warm_catalogue, daemon=True)
+    warm.start()
+    time.sleep(0.5)
+    assert warm.is_alive() and page_surfaces._surface_images.cache_info().currsize == 0
+    page_surfaces._pages_running = 0
+    warm.join(timeout=60)
+    assert not warm.is_alive() and page_surfaces._surface_images.cache_info().currsize == 2
