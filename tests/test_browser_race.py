@@ -59,8 +59,9 @@ def open_demo(browser, server):
         pages.append(page)
         page.goto(f"{server}/?{query}")
         page.wait_for_selector(READY, timeout=60_000)
+        # The template reads "step 0 / 0" until the payload arrives; wait for the real count.
         expect(page.locator("[data-testid='race-frame']")).to_have_text(
-            re.compile(r"step 0 / \d+"), timeout=30_000
+            re.compile(r"step 0 / [1-9]\d*"), timeout=30_000
         )
         return page
 
@@ -340,7 +341,7 @@ def test_log_scale_falls_back_to_linear_with_a_note(open_demo):
 def test_narrow_container_stacks_and_still_fits_the_plot(open_demo):
     page = open_demo("layout=centered", width=800, height=1600)
     root = page.locator("[data-testid='race-root']")
-    assert "narrow" in root.get_attribute("class")
+    expect(root).to_have_class(re.compile(r"\bnarrow\b"), timeout=15_000)
     map_box = page.locator("[data-testid='race-map']").bounding_box()
     loss_box = page.locator("[data-testid='race-loss']").bounding_box()
     assert loss_box["y"] >= map_box["y"] + map_box["height"], "loss chart should sit below the map"
