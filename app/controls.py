@@ -15,7 +15,7 @@ def _step(h: Hyperparameter, value: float) -> float:
 
 def hyper_control(h: Hyperparameter, key: str, where=st) -> None:
     """Draw the control for one declared hyperparameter; its value lands in ``st.session_state[key]``."""
-    label = f"{h.name}"
+    label = h.label or h.name
     help_text = f"{h.doc[0].upper() + h.doc[1:]}. Valid range {h.range_text()}, default {h.default}."
     if key not in st.session_state:
         st.session_state[key] = h.default

@@ -23,6 +23,8 @@ class Hyperparameter:
     bound itself is excluded (a learning rate must be > 0, a beta < 1).
     ``kind`` is ``float``, ``int`` or ``bool``. ``log`` says that a log-scale
     control suits the value (it spans decades, like a learning rate).
+    ``label`` is what a form shows; without one it shows ``name``, the
+    keyword the code takes (``lr``, ``beta1``: the names a student meets in papers).
     """
 
     name: str
@@ -35,6 +37,7 @@ class Hyperparameter:
     doc: str = ""
     symbol: str = ""
     kind: type = float
+    label: str = ""
 
     def validate(self, value: Any, owner: str = "") -> Any:
         """Return ``value`` converted to this hyperparameter's kind, or raise HyperparameterError."""

@@ -72,13 +72,16 @@ class Dataset:
 
 # -- shared declarations ---------------------------------------------------------
 
-N_SAMPLES = Hyperparameter("n_samples", 400, 20, 5000, kind=int, doc="number of points, both classes together")
-SEED = Hyperparameter("seed", 0, 0, 2**32 - 1, kind=int, doc="random seed for the points and the train/test split")
-TEST_FRACTION = Hyperparameter("test_fraction", 0.25, 0.1, 0.5, doc="fraction of the examples held out as the test set")
+N_SAMPLES = Hyperparameter("n_samples", 400, 20, 5000, kind=int, doc="number of points, both classes together",
+                           label="Points")
+SEED = Hyperparameter("seed", 0, 0, 2**32 - 1, kind=int, doc="random seed for the points and the train/test split",
+                      label="Data seed")
+TEST_FRACTION = Hyperparameter("test_fraction", 0.25, 0.1, 0.5, doc="fraction of the examples held out as the test set",
+                               label="Test fraction")
 
 
 def _noise(default: float, high: float, doc: str = "standard deviation of the Gaussian noise added to each point"):
-    return Hyperparameter("noise", default, 0.0, high, doc=doc)
+    return Hyperparameter("noise", default, 0.0, high, doc=doc, label="Noise")
 
 
 def _check(decls: Sequence[Hyperparameter], values: dict, owner: str) -> dict:
@@ -432,8 +435,9 @@ def from_csv(data: bytes | str, label_column: str | int, feature_columns: Sequen
 
 # -- registry ------------------------------------------------------------------------------
 
-DIGIT_A = Hyperparameter("positive", 3, 0, 9, kind=int, doc="digit of class 1")
-DIGIT_B = Hyperparameter("negative", 8, -1, 9, kind=int, doc="digit of class 0 (-1: every other digit)")
+DIGIT_A = Hyperparameter("positive", 3, 0, 9, kind=int, doc="digit of class 1", label="Digit of class 1")
+DIGIT_B = Hyperparameter("negative", 8, -1, 9, kind=int, doc="digit of class 0 (-1: every other digit)",
+                         label="Digit of class 0")
 
 
 def _digits_control(positive: int = 3, negative: int = 8, seed: int = 0, test_fraction: float = 0.25) -> Dataset:

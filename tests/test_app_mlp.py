@@ -85,3 +85,17 @@ def test_loss_chart_has_a_true_log_axis_and_racer_colours_in_racer_order():
     assert linear["encoding"]["y"]["scale"]["type"] == "linear"
     assert len(next(iter(linear["datasets"].values()))) == 5  # the zero loss is drawn on a linear axis
     assert curves_chart({0: ([], [])}, labels[:1], colors[:1], log=True) is None
+
+
+def test_every_data_set_control_has_a_readable_label():
+    from surfaces import datasets
+
+    at = mlp_page()
+    for name in datasets.DATASETS:
+        at.sidebar.selectbox(key="mlp_dataset").set_value(name).run()
+        assert not at.exception, (name, at.exception)
+        inputs = [w for w in at.sidebar.number_input if str(w.key).startswith(f"ds_{name}_")]
+        assert len(inputs) == len(datasets.DATASETS[name].parameters), name
+        for w in inputs:
+            # a word or two for the user ("Test fraction"), not the keyword the code takes ("test_fraction")
+            assert "_" not in w.label and w.label[:1].isupper(), (name, w.label)
