@@ -276,7 +276,9 @@ def render() -> None:
               for i, r in enumerate(result["runs"])}
     _draw_curves(chart, series, labels, colors, log)
     st.markdown("#### Results")
-    st.dataframe(_results_table(result), hide_index=True, width="stretch")
+    # Losses span many decades after a long run (RMSProp reaches 1e-7 on digits): three significant digits.
+    st.dataframe(_results_table(result), hide_index=True, width="stretch",
+                 column_config={"final train loss": st.column_config.NumberColumn(format="%.3g")})
     st.caption(f"{result['dataset'].rstrip('. ')}; {result['n_train']} training and {result['n_test']} test examples.")
     if result.get("is_2d"):
         st.image(boundaries_png(job.key, result), width="stretch")
