@@ -607,10 +607,8 @@ def _latex_node(node) -> tuple[str, int]:
         command = _FUNCTION_LATEX.get(name, rf"\operatorname{{{name}}}")
         return rf"{command}\left({arg}\right)", _ATOM
     op, a, b = node[2], node[3], node[4]
-    if op == "+":
-        return f"{_wrapped(a, _SUM)} + {_wrapped(b, _PRODUCT)}", _SUM
-    if op == "-":
-        return f"{_wrapped(a, _SUM)} - {_wrapped(b, _PRODUCT)}", _SUM
+    if op in ("+", "-"):
+        return f"{_wrapped(a, _SUM)} {op} {_wrapped(b, _PRODUCT)}", _SUM
     if op == "/":
         return rf"\frac{{{_latex_node(a)[0]}}}{{{_latex_node(b)[0]}}}", _PRODUCT
     if op == "*" and a[0] == "neg":  # (-a) b is -(a b): show it as -a b
