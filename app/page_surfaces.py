@@ -12,6 +12,7 @@ import streamlit as st
 
 import surfaces
 from optim import OPTIMIZERS, SCHEDULES
+from surfaces.formula import number_latex
 
 from . import compute, export, plots, presets
 from .controls import racer_controls
@@ -205,7 +206,7 @@ def _rules(scene: Scene) -> None:
         cls = OPTIMIZERS[r.optimizer]
         vals = r.values()
         where = ", ".join(
-            f"{h.symbol} = {vals[h.name]:g}" for h in cls.hyperparameters if h.kind is float
+            f"{h.symbol} = {number_latex(vals[h.name])}" for h in cls.hyperparameters if h.kind is float
         )
         key = (r.optimizer, where, r.schedule)
         if key in seen:

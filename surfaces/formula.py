@@ -573,7 +573,13 @@ _FUNCTION_LATEX = {
 _SUM, _PRODUCT, _POWER, _ATOM = 1, 2, 3, 4
 
 
-def _number_latex(value: Fraction) -> str:
+def number_latex(value: Fraction | float) -> str:
+    """Return a number as LaTeX the way a person writes it: ``3``, ``0.001``, ``10^{-8}``, ``2.5 \\cdot 10^{-5}``.
+
+    Six significant digits at most; never the ``1e-08`` of Python's formats, which
+    LaTeX would set as the product of e and a difference.
+    """
+    value = Fraction(value)
     if value.denominator == 1 and abs(value) < 10**7:
         return str(value.numerator)
     text = f"{float(value):.6g}"
@@ -588,7 +594,7 @@ def _latex_node(node) -> tuple[str, int]:
     """Return ``(latex, precedence)`` of a syntax-tree node."""
     kind = node[0]
     if kind == "num":
-        tex = _number_latex(node[2])
+        tex = number_latex(node[2])
         return tex, (_PRODUCT if r"\cdot" in tex else _POWER if "^" in tex else _ATOM)
     if kind == "var":
         return node[2], _ATOM
@@ -660,5 +666,5 @@ def node_count(expr: sympy.Basic) -> int:
 __all__ = [
     "FormulaError", "SurfaceError", "FUNCTIONS", "CONSTANTS", "X", "Y", "XY_VARIABLES",
     "MAX_LENGTH", "MAX_DEPTH", "MAX_NODES", "MAX_EXPONENT", "MAX_EXP_NESTING",
-    "tokenize", "parse_tree", "parse_formula", "formula_latex", "node_count",
+    "tokenize", "parse_tree", "parse_formula", "formula_latex", "number_latex", "node_count",
 ]

@@ -157,6 +157,8 @@ def test_rules_3d_and_share_tabs_render_when_opened():
     assert_clean(at)
     assert len(at.latex) >= 4  # one rule per racer, and the values
     assert any(r"\eta" in x.value for x in at.latex)
+    # Adam's eps of 1e-8 reads as a power of ten, not as "1e - 08"
+    assert any(r"\epsilon\ =\ 10^{-8}" in x.value for x in at.latex), [x.value for x in at.latex]
     at.session_state["tab"] = "3-D view"
     at.run()
     assert_clean(at)

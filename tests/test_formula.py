@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import surfaces
 from surfaces import FormulaError, SurfaceError, from_formula
-from surfaces.formula import MAX_LENGTH, formula_latex, parse_tree, tokenize
+from surfaces.formula import MAX_LENGTH, formula_latex, number_latex, parse_tree, tokenize
 
 RNG = np.random.default_rng(7)
 POINTS = RNG.uniform(-2.5, 2.5, (25, 2))
@@ -312,3 +312,11 @@ def test_latex_shows_the_formula_as_typed(text, latex):
 
 def test_latex_of_a_catalogue_surface_is_its_formula_as_written():
     assert surfaces.get("rosenbrock").latex == r"\left(1 - x\right)^{2} + 100\, \left(y - x^{2}\right)^{2}"
+
+
+@pytest.mark.parametrize(("value", "tex"), [
+    (3, "3"), (0.9, "0.9"), (0.001, "0.001"), (1e-8, "10^{-8}"), (2.5e-5, r"2.5 \cdot 10^{-5}"),
+    (0.999, "0.999"), (1e7, "10^{7}"), (123456789.0, r"1.23457 \cdot 10^{8}"),
+])
+def test_number_latex_writes_numbers_as_a_person_does(value, tex):
+    assert number_latex(value) == tex
