@@ -589,26 +589,17 @@ async def launched_chromium(nice: int = 10) -> AsyncIterator[Any]:
             wrapper.write_text(f'#!/bin/sh\nexec {idle}nice -n {int(nice)} "{exe}" "$@"\n')
             wrapper.chmod(0o755)
             exe = str(wrapper)
+        before = set(_children(os.getpid()))
         async with async_playwright() as pw:
             if nice > 0:
-                _lower_priority_of_children(nice)
+                for pid in set(_children(os.getpid())) - before:  # Playwright's driver, not the server this script started
+                    with contextlib.suppress(OSError):
+                        os.setpriority(os.PRIO_PROCESS, pid, nice)
             browser = await pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
             try:
                 yield browser
             finally:
                 await browser.close()
-
-
-def _lower_priority_of_children(nice: int) -> None:
-    """Renice this process's child processes (Playwright's driver) to ``nice``; best effort."""
-    me = str(os.getpid())
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if fields[1] == me:
-                os.setpriority(os.PRIO_PROCESS, int(stat.parent.name), nice)
-        except (OSError, IndexError, ValueError):
-            continue
 
 
 async def browsers(browser: Any, url: str, n: int, *, delays: list[float], timeout: float) -> list[BrowserResult]:
