@@ -42,40 +42,42 @@ class Hyperparameter:
     def validate(self, value: Any, owner: str = "") -> Any:
         """Return ``value`` converted to this hyperparameter's kind, or raise HyperparameterError."""
         where = f"{owner}: " if owner else ""
-        label = self.doc.split(",")[0].split("(")[0].strip() or self.name
+        # What the user sees on the form, then what the code calls it: "Points (n_samples)" or "lr (learning rate)".
+        doc = self.doc.split(",")[0].split("(")[0].strip() or self.name
+        what = f"{self.label} ({self.name})" if self.label else f"{self.name} ({doc})"
         if self.kind is bool:
             if isinstance(value, (bool, int)) and value in (0, 1):
                 return bool(value)
-            raise HyperparameterError(f"{where}{self.name} must be true or false, got {value!r}")
+            raise HyperparameterError(f"{where}{self.label or self.name} must be true or false, got {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             try:
                 value = float(value) if self.kind is float else int(str(value))
             except (TypeError, ValueError):
                 raise HyperparameterError(
-                    f"{where}{self.name} ({label}) must be a number, got {value!r}"
+                    f"{where}{what} must be a number, got {value!r}"
                 ) from None
         if self.kind is int:
             if isinstance(value, float):
                 if not math.isfinite(value) or value != int(value):
                     raise HyperparameterError(
-                        f"{where}{self.name} ({label}) must be a whole number, got {value!r}"
+                        f"{where}{what} must be a whole number, got {value!r}"
                     )
             value = int(value)
         else:
             value = float(value)
             if not math.isfinite(value):
                 raise HyperparameterError(
-                    f"{where}{self.name} ({label}) must be a finite number, got {value!r}"
+                    f"{where}{what} must be a finite number, got {value!r}"
                 )
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             op = ">" if self.low_open else "at least"
             raise HyperparameterError(
-                f"{where}{self.name} ({label}) must be {op} {self.low:g}, got {value!r}"
+                f"{where}{what} must be {op} {self.low:g}, got {value!r}"
             )
         if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
             op = "<" if self.high_open else "at most"
             raise HyperparameterError(
-                f"{where}{self.name} ({label}) must be {op} {self.high:g}, got {value!r}"
+                f"{where}{what} must be {op} {self.high:g}, got {value!r}"
             )
         return value
 

@@ -192,3 +192,10 @@ def test_csv_numbers_survive_the_round_trip(rows):
     for cls in (0, 1):
         want = np.sort([x for x, y in rows if y == cls])
         np.testing.assert_allclose(np.sort(raw[labels == cls]), want, rtol=1e-9, atol=1e-9 * d.scale[0])
+
+
+def test_a_refused_setting_is_named_as_the_form_shows_it_and_as_the_code_takes_it():
+    with pytest.raises(DatasetError, match=r"Points \(n_samples\) must be at least 20, got 5"):
+        ds.two_moons(n_samples=5)
+    with pytest.raises(DatasetError, match=r"Test fraction \(test_fraction\) must be at most 0.5"):
+        ds.circles(test_fraction=0.9)
