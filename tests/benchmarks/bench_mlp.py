@@ -8,7 +8,10 @@ by pytest (no ``test_`` prefix). Prints, from one process:
    both, for SGD, momentum, RMSProp and Adam: the median over repeated epochs
    in the steady state, and the ratio ours / torch; first with both libraries'
    default threads (all cores), then with one thread each;
-2. the wall time of the article's four-optimizer experiment on digits 3-vs-8.
+2. for SGD, a floor: the same epoch reduced to the calls no NumPy version can
+   avoid (the gather, the first layer's two products and its step), against
+   torch's whole epoch;
+3. the wall time of the article's four-optimizer experiment on digits 3-vs-8.
 
 Speed is reported as a ratio to a peer run in the same process, never asserted.
 """
@@ -110,6 +113,35 @@ class Torch:
         return time.perf_counter() - t0, t_grad, t_step
 
 
+class Floor:
+    """Only the calls no NumPy SGD epoch can avoid: the gather, the first layer's two products, its step.
+
+    Everything else a real epoch does (the second layer, ReLU, the loss,
+    biases, Python) is left out, so this is a lower bound on our SGD epoch
+    with NumPy's BLAS, to set beside torch's whole epoch.
+    """
+
+    def __init__(self, X, y, opt_name: str = "sgd"):
+        self.X = X
+        rng = np.random.default_rng(2)
+        self.W = MLP(N, [HIDDEN], seed=0, dtype=np.float32).params[0]
+        self.g = np.empty_like(self.W)
+        self.xb = np.empty((BATCH, N), dtype=np.float32)
+        self.h = np.empty((BATCH, HIDDEN), dtype=np.float32)
+        self.dz = (rng.standard_normal((BATCH, HIDDEN)) * 1e-3).astype(np.float32)
+        self.opt = optim.make(opt_name, lr=0.01)
+
+    def epoch(self, batches) -> tuple[float, list[float], list[float]]:
+        t0 = time.perf_counter()
+        for idx in batches:
+            k = len(idx)
+            xb = np.take(self.X, idx, axis=0, out=self.xb[:k])
+            np.matmul(xb, self.W, out=self.h[:k])
+            np.matmul(xb.T, self.dz[:k], out=self.g)
+            self.opt.step([self.W], [self.g])
+        return time.perf_counter() - t0, [], []
+
+
 def time_train_loop(X, y, epochs: int) -> float:
     """Return seconds per epoch of ``surfaces.mlp.train`` itself, full-data loss and accuracy included."""
     model = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
@@ -117,17 +149,8 @@ def time_train_loop(X, y, epochs: int) -> float:
     return hist.wall_time / epochs
 
 
-def compare(X, y, batches, opt_name: str) -> float:
-    """Print one epoch's median time for both sides and where the time goes; return ours/torch.
-
-    Each side is built once. They then take turns in blocks of epochs over
-    the same batches, so drift in a shared machine's load hits both alike.
-    Each block starts after a pause and an untimed epoch: NumPy's BLAS and
-    torch's OpenMP each keep their threads spinning for a while after work,
-    and the other side's first epoch would otherwise pay for that; the
-    untimed epoch also pays for the optimizer state's first allocation.
-    """
-    sides = {"ours": Ours(X, y, opt_name), "torch": Torch(X, y, opt_name)}
+def alternate(sides: dict, batches) -> dict:
+    """Return each side's epoch times and per-batch times, the sides taking turns in blocks (see compare)."""
     t = {k: ([], [], []) for k in sides}
     block = max(1, (len(batches) - 1) // ROUNDS)
     for r in range(ROUNDS):
@@ -140,6 +163,30 @@ def compare(X, y, batches, opt_name: str) -> float:
                 t[k][0].append(total)
                 t[k][1].extend(g)
                 t[k][2].extend(s)
+    return t
+
+
+def floor(X, y, batches) -> float:
+    """Print the lower bound of a NumPy SGD epoch against torch's whole SGD epoch; return their ratio."""
+    t = alternate({"floor": Floor(X, y), "torch": Torch(X, y, "sgd")}, batches)
+    f, tt = statistics.median(t["floor"][0]), statistics.median(t["torch"][0])
+    print(f"sgd floor: gather + the first layer's two products + its step, nothing else: {f * 1e3:.2f} ms "
+          f"vs torch's whole epoch {tt * 1e3:.2f} ms (ratio {f / tt:.2f}; above 1.0, an SGD epoch made of these "
+          "NumPy calls cannot reach the target)")
+    return f / tt
+
+
+def compare(X, y, batches, opt_name: str) -> float:
+    """Print one epoch's median time for both sides and where the time goes; return ours/torch.
+
+    Each side is built once. They then take turns in blocks of epochs over
+    the same batches, so drift in a shared machine's load hits both alike.
+    Each block starts after a pause and an untimed epoch: NumPy's BLAS and
+    torch's OpenMP each keep their threads spinning for a while after work,
+    and the other side's first epoch would otherwise pay for that; the
+    untimed epoch also pays for the optimizer state's first allocation.
+    """
+    t = alternate({"ours": Ours(X, y, opt_name), "torch": Torch(X, y, opt_name)}, batches)
     (t_ours, og, os_), (t_torch, tg, ts) = ([statistics.median(v) for v in t[k]] for k in ("ours", "torch"))
     print(f"{opt_name}: one epoch, {M}x{N} -> {HIDDEN} -> 1, batch {BATCH}, float32 "
           f"(median of {len(t['ours'][0])} epochs in {ROUNDS} alternating blocks)")
@@ -180,6 +227,8 @@ def main() -> None:
             print(f"\n== numpy {np.__version__} ({'; '.join(blas)}), torch {torch.__version__} "
                   f"({torch.get_num_threads()} thread(s)), BLAS env: {blas_env or 'none set'}")
             ratios = {name: compare(X, y, batches, name) for name in args.optimizers.split(",")}
+            if "sgd" in ratios:
+                floor(X, y, batches)
             print(f"epoch ratio ours/torch with {threads or 'default'} thread(s) (target <= 1.0): "
                   + ", ".join(f"{k} {v:.2f} {'PASS' if v <= 1.0 else 'MISS'}" for k, v in ratios.items()))
     torch.set_num_threads(default_threads)
