@@ -58,6 +58,19 @@ def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = 
     return f"data:image/{mime};base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def tick_label(v: float) -> str:
+    """Return a colour-bar tick: two significant digits, written out from 0.001 to 99,000 (480, not 4.8e+02).
+
+    Outside that range, the short scientific form: 4.8e5, 1.2e-5.
+    """
+    if v == 0 or not np.isfinite(v):
+        return f"{v:g}"
+    if 1e-3 <= abs(v) < 9.95e4:
+        return f"{float(f'{v:.2g}'):.6g}"
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def colorbar_png(surf, window, width: int = 520, height: int = 70) -> bytes:
     """Return a horizontal colour bar (PNG) matching ``contour_image``'s colours for this window."""
     from matplotlib.cm import ScalarMappable
@@ -70,7 +83,7 @@ def colorbar_png(surf, window, width: int = 520, height: int = 70) -> bytes:
                       orientation="horizontal", extend="both")
     ticks = levels[1::8] if is_log else levels[::8]
     cb.set_ticks(ticks)
-    cb.ax.set_xticklabels([f"{v:.2g}" for v in ticks], fontsize=8)
+    cb.ax.set_xticklabels([tick_label(v) for v in ticks], fontsize=8)
     cb.set_label("loss" + (" (log-spaced colours)" if is_log else ""), fontsize=9, labelpad=1)
     return figure_png(fig)
 
@@ -92,7 +105,7 @@ def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dp
     cb.set_label("loss" + (" (log-spaced levels)" if is_log else ""), fontsize=fontsize)
     if is_log:
         cb.set_ticks(levels[1::8])
-        cb.ax.set_yticklabels([f"{v:.2g}" for v in levels[1::8]])
+        cb.ax.set_yticklabels([tick_label(v) for v in levels[1::8]])
     for mx, my in surf.minima:
         ax.plot(mx, my, marker="*", ms=14, color="white", mec="black", zorder=5)
     steps = race.scene.steps if upto is None else upto

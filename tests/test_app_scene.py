@@ -166,3 +166,13 @@ def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
     lift = float(label.removeprefix("log10(loss - min + ").rstrip(")"))
     # the floor: the path's last height is log10 of the lift (grid min >= 0 = loss at the minimum)
     assert z[-1] == pytest.approx(np.log10(lift), abs=0.05)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.26, "0.26"), (1.7, "1.7"), (74.0, "74"), (480.0, "480"), (2500.0, "2500"), (12345.0, "12000"),
+    (0.001, "0.001"), (4.8e5, "4.8e5"), (1.23e-5, "1.2e-5"), (1e-5, "1e-5"), (0.0, "0"), (-1234.0, "-1200"),
+])
+def test_colour_bar_ticks_are_written_out_in_the_everyday_range(value, text):
+    from app.plots import tick_label
+
+    assert tick_label(value) == text
