@@ -605,11 +605,7 @@ async def launched_chromium(nice: int = 10) -> AsyncIterator[Any]:
 async def browsers(browser: Any, url: str, n: int, *, delays: list[float], timeout: float) -> list[BrowserResult]:
     """`n` Chromium tabs (a context each, in ``browser``) load the page and must see a plot drawn."""
     results = [BrowserResult(who=f"chromium{i}") for i in range(n)]
-    await _tabs(browser, url, results, delays, timeout)
-    return results
 
-
-async def _tabs(browser: Any, url: str, results: list[BrowserResult], delays: list[float], timeout: float) -> None:
     async def one(i: int) -> None:
         r = results[i]
         await asyncio.sleep(delays[i])
@@ -636,7 +632,8 @@ async def _tabs(browser: Any, url: str, results: list[BrowserResult], delays: li
         finally:
             await ctx.close()
 
-    await asyncio.gather(*(one(i) for i in range(len(results))))
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return results
 
 
 # --------------------------------------------------------------------------------------------

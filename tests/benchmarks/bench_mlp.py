@@ -121,7 +121,7 @@ class Floor:
     with NumPy's BLAS, to set beside torch's whole epoch.
     """
 
-    def __init__(self, X, y, opt_name: str = "sgd"):
+    def __init__(self, X):
         self.X = X
         rng = np.random.default_rng(2)
         self.W = MLP(N, [HIDDEN], seed=0, dtype=np.float32).params[0]
@@ -129,7 +129,7 @@ class Floor:
         self.xb = np.empty((BATCH, N), dtype=np.float32)
         self.h = np.empty((BATCH, HIDDEN), dtype=np.float32)
         self.dz = (rng.standard_normal((BATCH, HIDDEN)) * 1e-3).astype(np.float32)
-        self.opt = optim.make(opt_name, lr=0.01)
+        self.opt = optim.make("sgd", lr=0.01)
 
     def epoch(self, batches) -> tuple[float, list[float], list[float]]:
         t0 = time.perf_counter()
@@ -168,7 +168,7 @@ def alternate(sides: dict, batches) -> dict:
 
 def floor(X, y, batches) -> float:
     """Print the lower bound of a NumPy SGD epoch against torch's whole SGD epoch; return their ratio."""
-    t = alternate({"floor": Floor(X, y), "torch": Torch(X, y, "sgd")}, batches)
+    t = alternate({"floor": Floor(X), "torch": Torch(X, y, "sgd")}, batches)
     f, tt = statistics.median(t["floor"][0]), statistics.median(t["torch"][0])
     print(f"sgd floor: gather + the first layer's two products + its step, nothing else: {f * 1e3:.2f} ms "
           f"vs torch's whole epoch {tt * 1e3:.2f} ms (ratio {f / tt:.2f}; above 1.0, an SGD epoch made of these "
