@@ -113,33 +113,90 @@ class Torch:
         return time.perf_counter() - t0, t_grad, t_step
 
 
+#: the calls no SGD epoch can avoid, in the order a batch makes them (see Floor)
+FLOOR_CALLS = ("gather the batch", "first layer's forward product", "its weight-gradient product",
+               "its SGD step")
+
+
 class Floor:
-    """Only the calls no NumPy SGD epoch can avoid: the gather, the first layer's two products, its step.
+    """Only the calls no SGD epoch can avoid: the gather, the first layer's two products, its step.
 
     Everything else a real epoch does (the second layer, ReLU, the loss,
-    biases, Python) is left out, so this is a lower bound on our SGD epoch
-    with NumPy's BLAS, to set beside torch's whole epoch.
+    biases, Python) is left out. ``Floor(X)`` makes these calls with NumPy,
+    the way ``surfaces.mlp`` lays its arrays out (weights ``inputs x units``);
+    ``Floor(X, torch=True)`` makes the same four with torch, the way
+    ``nn.Linear`` lays them out (weights ``units x inputs``). Each batch's
+    four calls are timed one by one, so the two libraries can be compared
+    call by call as well as in total.
     """
 
-    def __init__(self, X):
-        self.X = X
+    def __init__(self, X, torch: bool = False):
         rng = np.random.default_rng(2)
-        self.W = MLP(N, [HIDDEN], seed=0, dtype=np.float32).params[0]
-        self.g = np.empty_like(self.W)
-        self.xb = np.empty((BATCH, N), dtype=np.float32)
-        self.h = np.empty((BATCH, HIDDEN), dtype=np.float32)
-        self.dz = (rng.standard_normal((BATCH, HIDDEN)) * 1e-3).astype(np.float32)
+        W = MLP(N, [HIDDEN], seed=0, dtype=np.float32).params[0]
+        dz = (rng.standard_normal((BATCH, HIDDEN)) * 1e-3).astype(np.float32)
         self.opt = optim.make("sgd", lr=0.01)
+        if torch:
+            import torch as t
 
-    def epoch(self, batches) -> tuple[float, list[float], list[float]]:
+            self.X, self.W, self.dz = t.from_numpy(X), t.from_numpy(W.T.copy()), t.from_numpy(dz)
+            self.g = t.empty_like(self.W)
+            self.calls = self._torch_calls(t)
+        else:
+            self.X, self.W, self.dz = X, W, dz
+            self.g = np.empty_like(W)
+            self.xb = np.empty((BATCH, N), dtype=np.float32)
+            self.h = np.empty((BATCH, HIDDEN), dtype=np.float32)
+            self.calls = self._numpy_calls()
+
+    def _numpy_calls(self):
+        def gather(idx):  # mode="clip" is how surfaces.mlp.train gathers; the default mode is 3x slower
+            return np.take(self.X, idx, axis=0, out=self.xb[:len(idx)], mode="clip")
+
+        def forward(xb):
+            return np.matmul(xb, self.W, out=self.h[:len(xb)])
+
+        def weight_grad(xb):
+            return np.matmul(xb.T, self.dz[:len(xb)], out=self.g)
+
+        def step():
+            self.opt.step([self.W], [self.g])
+
+        return gather, forward, weight_grad, step
+
+    def _torch_calls(self, t):
+        F = t.nn.functional
+
+        def gather(idx):
+            return self.X[idx]
+
+        def forward(xb):
+            return F.linear(xb, self.W)
+
+        def weight_grad(xb):
+            return t.mm(self.dz[:len(xb)].t(), xb, out=self.g)
+
+        def step():  # what torch.optim.SGD does for one tensor without momentum
+            self.W.add_(self.g, alpha=-0.01)
+
+        return (lambda idx: gather(t.from_numpy(idx))), forward, weight_grad, step
+
+    def epoch(self, batches) -> tuple[float, list[tuple[float, ...]], list[float]]:
+        """Return the epoch's seconds and, per full batch, the seconds of each of the four calls."""
+        gather, forward, weight_grad, step = self.calls
+        per_batch = []
         t0 = time.perf_counter()
         for idx in batches:
-            k = len(idx)
-            xb = np.take(self.X, idx, axis=0, out=self.xb[:k])
-            np.matmul(xb, self.W, out=self.h[:k])
-            np.matmul(xb.T, self.dz[:k], out=self.g)
-            self.opt.step([self.W], [self.g])
-        return time.perf_counter() - t0, [], []
+            a = time.perf_counter()
+            xb = gather(idx)
+            b = time.perf_counter()
+            forward(xb)
+            c = time.perf_counter()
+            weight_grad(xb)
+            d = time.perf_counter()
+            step()
+            if len(idx) == BATCH:  # the epoch's last, short batch would pull the per-call medians down
+                per_batch.append((b - a, c - b, d - c, time.perf_counter() - d))
+        return time.perf_counter() - t0, per_batch, []
 
 
 def time_train_loop(X, y, epochs: int) -> float:
@@ -167,12 +224,24 @@ def alternate(sides: dict, batches) -> dict:
 
 
 def floor(X, y, batches) -> float:
-    """Print the lower bound of a NumPy SGD epoch against torch's whole SGD epoch; return their ratio."""
-    t = alternate({"floor": Floor(X), "torch": Torch(X, y, "sgd")}, batches)
-    f, tt = statistics.median(t["floor"][0]), statistics.median(t["torch"][0])
-    print(f"sgd floor: gather + the first layer's two products + its step, nothing else: {f * 1e3:.2f} ms "
-          f"vs torch's whole epoch {tt * 1e3:.2f} ms (ratio {f / tt:.2f}; above 1.0, an SGD epoch made of these "
-          "NumPy calls cannot reach the target)")
+    """Print the four unavoidable calls of an SGD epoch, NumPy against torch, call by call; return the ratio.
+
+    The ratio is our floor against torch's *whole* SGD epoch: above 1.0, no
+    SGD epoch built from these NumPy calls can reach the target, whatever the
+    rest of the code does.
+    """
+    t = alternate({"numpy": Floor(X), "torch floor": Floor(X, torch=True), "torch": Torch(X, y, "sgd")}, batches)
+    med = {k: statistics.median(v[0]) for k, v in t.items()}
+    calls = {k: [statistics.median(c) for c in zip(*t[k][1])] for k in ("numpy", "torch floor")}
+    print(f"sgd floor, per batch of {BATCH} (median): the calls no SGD epoch can avoid")
+    print(f"  {'call':34s} {'numpy':>8s} {'torch':>8s} {'ratio':>6s}")
+    for name, ours, theirs in zip(FLOOR_CALLS, calls["numpy"], calls["torch floor"]):
+        print(f"  {name:34s} {ours * 1e3:6.3f}ms {theirs * 1e3:6.3f}ms {ours / theirs:6.2f}")
+    f, tf, tt = med["numpy"], med["torch floor"], med["torch"]
+    print(f"  one epoch of these calls: numpy {f * 1e3:.2f} ms, torch {tf * 1e3:.2f} ms (ratio {f / tf:.2f}); "
+          f"torch's whole SGD epoch {tt * 1e3:.2f} ms")
+    print(f"  numpy floor / torch's whole epoch = {f / tt:.2f} (above 1.0, an SGD epoch made of these NumPy calls "
+          "cannot reach the target)")
     return f / tt
 
 
