@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -28,6 +29,9 @@ def test_short_training_of_two_optimizers_shows_results_and_boundaries():
     assert df["optimizer"].str.split(" ").str[0].tolist() == ["RMSProp", "Adam"]
     assert (df["epochs run"] == 8).all()
     assert df["train accuracy"].between(0.5, 1.0).all()  # two moons: far better than chance after 8 epochs
+    shown = json.loads(at.dataframe[0].proto.columns)  # how the browser formats each column
+    assert {shown[c]["type_config"]["format"] for c in ("train accuracy", "test accuracy")} == {"%.3f"}
+    assert shown["final train loss"]["type_config"]["format"] == "%.3g"
     images = [e for e in at.main if type(e).__name__ == "Image"]
     assert len(images) == 1  # the decision boundaries, side by side
 
