@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from surfaces import datasets
-from surfaces.mlp import History, first_epoch_reaching
+from surfaces.experiment import summarize
+from surfaces.mlp import History
 
 from . import export, plots
 from .controls import hyper_control, racer_controls
@@ -183,10 +184,6 @@ def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str],
         chart.altair_chart(spec, width="stretch")
 
 
-def _last(h: dict, key: str):
-    return h[key][-1] if h[key] else None
-
-
 #: the training accuracy whose first epoch the results table reports (the article-style "how fast" column)
 FAST = 0.99
 FAST_COLUMN = f"epochs to {FAST:.0%} acc."
@@ -194,22 +191,26 @@ FIRST_COLUMN = "acc. after epoch 1"
 
 
 def _results_table(result: dict) -> pd.DataFrame:
-    """Return one row per run: how well (accuracies, loss), how fast (epoch 1, first epoch >= 99 %), how long."""
+    """Return one row per run: how well (accuracies, loss), how fast (epoch 1, first epoch >= 99 %), how long.
+
+    The numbers are the article experiment's summary (``surfaces.experiment.summarize``), one run at a time
+    since two runs may share a label.
+    """
     rows = []
     for run in result["runs"]:
-        h = run["history"]
-        first = first_epoch_reaching(History.from_dict(h), FAST)
+        (r,) = summarize({run["label"]: History.from_dict(run["history"])}, FAST)
+        first = r["first_epoch_reaching"]
         rows.append({
             "optimizer": run["label"],
-            "train accuracy": _last(h, "train_acc"),
-            "test accuracy": _last(h, "test_acc"),
+            "train accuracy": r["train_acc"],
+            "test accuracy": r["test_acc"],
             # When every run ends at 100 %, these two still order the optimizers (as the article's figure does).
-            FIRST_COLUMN: h["train_acc"][0] if h["train_acc"] else None,
+            FIRST_COLUMN: r["acc_epoch_1"],
             FAST_COLUMN: str(first) if first is not None else "not reached",
-            "final train loss": _last(h, "train_loss"),
-            "epochs run": h["epochs_run"],
-            "wall time (s)": round(h["wall_time"], 2),
-            "diverged?": f"at epoch {h['diverged_at']}" if h["diverged_at"] is not None else "no",
+            "final train loss": r["train_loss"],
+            "epochs run": r["epochs_run"],
+            "wall time (s)": round(r["wall_time"], 2),
+            "diverged?": f"at epoch {r['diverged_at']}" if r["diverged_at"] is not None else "no",
         })
     return pd.DataFrame(rows)
 
