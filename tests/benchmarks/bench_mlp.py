@@ -134,7 +134,6 @@ class Floor:
         rng = np.random.default_rng(2)
         W = MLP(N, [HIDDEN], seed=0, dtype=np.float32).params[0]
         dz = (rng.standard_normal((BATCH, HIDDEN)) * 1e-3).astype(np.float32)
-        self.opt = optim.make("sgd", lr=0.01)
         if torch:
             import torch as t
 
@@ -146,6 +145,7 @@ class Floor:
             self.g = np.empty_like(W)
             self.xb = np.empty((BATCH, N), dtype=np.float32)
             self.h = np.empty((BATCH, HIDDEN), dtype=np.float32)
+            self.opt = optim.make("sgd", lr=0.01)
             self.calls = self._numpy_calls()
 
     def _numpy_calls(self):
