@@ -108,13 +108,14 @@ def test_every_data_set_control_has_a_readable_label():
 def test_results_table_says_how_fast_each_run_got_there():
     """Hand-made histories: the epoch-1 accuracy, the first epoch at >= 99 %, or 'not reached'."""
     from app.page_mlp import FAST_COLUMN, FIRST_COLUMN, _results_table
+    from surfaces.mlp import History
 
     def run(label, acc):
-        n = len(acc)
-        return {"label": label, "history": {
-            "epoch": list(range(1, n + 1)), "train_acc": acc, "test_acc": [], "train_loss": [0.1] * n,
-            "batch_loss_mean": [0.1] * n, "batch_loss_last": [0.1] * n, "test_loss": [],
-            "wall_time": 0.5, "stopped": False, "diverged_at": None, "epochs_run": n, "meta": {}}}
+        h = History()
+        for epoch, a in enumerate(acc, start=1):
+            h.append({"epoch": epoch, "batch_loss_mean": 0.1, "batch_loss_last": 0.1, "train_loss": 0.1,
+                      "train_acc": a})
+        return {"label": label, "history": h.to_dict()}  # as a training job hands it to the page
 
     df = _results_table({"runs": [run("fast", [0.6, 0.98, 0.99, 1.0]), run("slow", [0.4, 0.7, 0.9, 0.985])]})
     assert df[FIRST_COLUMN].tolist() == [0.6, 0.4]
