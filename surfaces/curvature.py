@@ -238,14 +238,15 @@ def mode_roots(kind: str, lr, beta, eigenvalues, form: str = "ema", nesterov: bo
     lam = np.asarray(eigenvalues, dtype=float)
     if lam.ndim != 1:
         raise CurvatureError(f"eigenvalues must be a 1-D list, got shape {lam.shape}")
-    lr = np.asarray(lr, dtype=float)[..., None]
+    lr = np.asarray(lr, dtype=float)
+    beta = np.asarray(beta, dtype=float)
+    lr, beta = (a[..., None] for a in np.broadcast_arrays(lr, beta))
     if kind == "sgd":
-        first = (1.0 - lr * lam).astype(complex)
+        first = (1.0 - lr * lam + 0.0 * beta).astype(complex)
         return np.stack([first, np.zeros_like(first)], axis=-1)
     if kind != "momentum":
         raise CurvatureError(f"rates are known for 'sgd' and 'momentum', got {kind!r}")
     form = _check_form(form)
-    beta = np.asarray(beta, dtype=float)[..., None]
     a = (lr * (1.0 - beta) if form == "ema" else lr) * lam
     if nesterov:
         b, c = (1.0 + beta) * (1.0 - a), beta * (1.0 - a)
@@ -345,6 +346,10 @@ def phase_diagram(eigenvalues, lrs, betas, form: str = "ema", nesterov: bool = F
     betas = np.asarray(betas, dtype=float)
     if lrs.ndim != 1 or betas.ndim != 1:
         raise CurvatureError("the learning rates and betas of a phase diagram must be 1-D lists")
+    if not (np.isfinite(lrs).all() and (lrs > 0).all()):
+        raise CurvatureError("the learning rates of a phase diagram must be positive numbers")
+    if not (np.isfinite(betas).all() and (betas >= 0).all() and (betas < 1).all()):
+        raise CurvatureError("the betas of a phase diagram must be at least 0 and below 1")
     roots = mode_roots("momentum", lrs[None, :], betas[:, None], eigenvalues, form, nesterov)
     rate = np.abs(roots).max(axis=(-2, -1))
     return PhaseDiagram(lrs=lrs, betas=betas, rate=rate, region=classify(roots), form=_check_form(form))

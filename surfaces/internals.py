@@ -65,9 +65,14 @@ def record_states(surface: Surface, optimizer, start, steps: int, noise: float =
     same draws in the same order), so the path equals the trace's path.
     """
     p0, steps = _check(start, steps)
-    noise = float(noise)
+    try:
+        noise = float(noise)
+    except (TypeError, ValueError):
+        raise TraceError(f"the gradient noise must be a number, got {noise!r}") from None
     if not (math.isfinite(noise) and noise >= 0):
         raise TraceError(f"the gradient noise must be zero or positive, got {noise}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TraceError(f"the seed must be a whole number >= 0, got {seed!r}")
     optimizer.reset()
     lrs = [optimizer.lr_at(t) for t in range(1, steps + 1)]
     rng = np.random.default_rng(seed)
@@ -105,12 +110,12 @@ def _run_floats(g, optimizer, p0, lrs, noise, path, grad, step, states) -> int |
     names = tuple(states)
     px, py = float(p0[0]), float(p0[1])
     sx, sy = optimizer.init(px), optimizer.init(py)
-    path[0] = px, py
-    for i, name in enumerate(names):
-        states[name][0] = sx[i], sy[i]
+    # rows collect in lists (cheap appends) and land in the arrays once, so recording costs little per step
+    points, grads, deltas, xstates, ystates = [(px, py)], [], [], [sx], [sy]
     steps = len(lrs)
     nx, ny = ([0.0] * steps, [0.0] * steps) if noise is None else (noise[:, 0].tolist(), noise[:, 1].tolist())
     lim = DIVERGENCE_LIMIT
+    diverged = None
     t = 0
     gx = gy = 0.0
     try:
@@ -123,19 +128,29 @@ def _run_floats(g, optimizer, p0, lrs, noise, path, grad, step, states) -> int |
             px = px - dx
             py = py - dy
             if not (-lim <= px <= lim and -lim <= py <= lim):  # NaN fails both comparisons
-                return t
-            grad[t - 1] = gx, gy
-            step[t - 1] = dx, dy
-            path[t] = px, py
-            for i, name in enumerate(names):
-                states[name][t] = sx[i], sy[i]
+                diverged = t
+                break
+            points.append((px, py))
+            grads.append((gx, gy))
+            deltas.append((dx, dy))
+            xstates.append(sx)
+            ystates.append(sy)
     except (OverflowError, ZeroDivisionError, ValueError):
-        return t
+        diverged = t
     except TypeError:
+        # a fractional power of a negative number is complex, which cannot be compared with the limit
         if not any(isinstance(v, complex) for v in (px, py, gx, gy)):
             raise
-        return t
-    return None
+        diverged = t
+    k = len(points)
+    path[:k] = points
+    if k > 1:
+        grad[:k - 1] = grads
+        step[:k - 1] = deltas
+    for i, name in enumerate(names):
+        states[name][:k, 0] = [s[i] for s in xstates]
+        states[name][:k, 1] = [s[i] for s in ystates]
+    return diverged
 
 
 def _run_array(surface, optimizer, p0, lrs, noise, rng, path, grad, step, states) -> int | None:
@@ -180,9 +195,11 @@ def _derived(optimizer, states: dict[str, np.ndarray], lr: np.ndarray) -> dict[s
             m_hat = states["m"] / (1.0 - optimizer.beta1**t)
             m_hat[0] = np.nan
             out["m_hat"] = m_hat
-        eff = np.full_like(s_hat, np.nan)
-        eff[1:] = effective_lr(lr[:, None], s_hat[1:], optimizer.eps)
-        out["effective_lr"] = eff
+        eps = getattr(optimizer, "eps", None)
+        if eps is not None:
+            eff = np.full_like(s_hat, np.nan)
+            eff[1:] = effective_lr(lr[:, None], s_hat[1:], eps)
+            out["effective_lr"] = eff
     return out
 
 

@@ -178,7 +178,7 @@ def test_predicted_rate_is_the_spectral_radius_of_the_written_out_iteration():
 def test_predicted_rate_broadcasts_over_settings():
     lrs, betas = np.array([0.1, 0.2, 0.3]), np.array([[0.0], [0.5]])
     r = predicted_rate("momentum", lrs, betas, RAVINE_EIGENVALUES)
-    assert r.shape == (2, 3)
+    assert r.shape == (2, 3) and predicted_rate("sgd", lrs, betas, RAVINE_EIGENVALUES).shape == (2, 3)
     for i in range(2):
         for j in range(3):
             assert r[i, j] == predicted_rate("momentum", lrs[j], betas[i, 0], RAVINE_EIGENVALUES)
@@ -307,6 +307,12 @@ def test_phase_boundary_is_the_stability_limit(form, nesterov):
         assert pd.region[0, 1] == DIVERGES and pd.rate[0, 1] > 1
 
 
+def test_phase_diagram_rejects_settings_without_meaning():
+    for lrs, betas in (([0.0, 0.1], [0.5]), ([0.1], [1.0]), ([0.1], [-0.1]), ([[0.1]], [0.5])):
+        with pytest.raises(CurvatureError):
+            phase_diagram(RAVINE_EIGENVALUES, lrs, betas)
+
+
 def test_phase_diagram_grid_shape():
     lrs, betas = np.geomspace(0.01, 5, 30), np.linspace(0, 0.95, 12)
     pd = phase_diagram(RAVINE_EIGENVALUES, lrs, betas)
@@ -415,6 +421,10 @@ def test_recorded_divergence_and_array_path_match_trace():
     tr = trace(get("ravine"), opt, (-9.0, 1.5), 100)
     assert rec.diverged_at == tr.diverged_at is not None
     np.testing.assert_array_equal(rec.path, tr.path)
+    rec = record_states(get("ravine"), optim.make("adam", lr=1e5), (-9.0, 1.5), 50)  # overflows at once
+    assert rec.diverged_at == trace(get("ravine"), optim.make("adam", lr=1e5), (-9.0, 1.5), 50).diverged_at == 1
+    assert np.isnan(rec.states["m"][1:]).all() and np.isnan(rec.derived["m_hat"]).all()
+    np.testing.assert_array_equal(rec.states["m"][0], [0.0, 0.0])
     assert np.isnan(rec.step[rec.diverged_at - 1:]).all() and np.isfinite(rec.step[:rec.diverged_at - 1]).all()
     # a data surface has no float gradient, so both run on arrays
     data = get("line_fit")
