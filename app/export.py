@@ -9,15 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import math
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import imageio.v2 as imageio
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
 from PIL import Image, ImageDraw, ImageFont
 
-from . import compute, plots
+from . import plots
+from .race import Race, RacerRun, window_of
+from .scene import load_surface
 
 MAX_FRAMES = 240
 
@@ -31,10 +35,10 @@ def frame_steps(steps: int, n_frames: int) -> list[int]:
 def _background(race, size, dpi, fontsize):
     """Return (RGB image of the labelled map without paths, function data -> pixel)."""
     scene = race.scene
-    surf = compute.load_surface(scene.surface, scene.formula)
-    window = compute.window_of(scene, surf)
-    empty = compute.Race(scene, race.starts, tuple(
-        compute.RacerRun(r.label, r.color, r.path[:, :1] * np.nan, r.loss[:, :1], [[None] * r.path.shape[2]] *
+    surf = load_surface(scene.surface, scene.formula)
+    window = window_of(scene, surf)
+    empty = Race(scene, race.starts, tuple(
+        RacerRun(r.label, r.color, r.path[:, :1] * np.nan, r.loss[:, :1], [[None] * r.path.shape[2]] *
                          r.path.shape[0], r.lr) for r in race.runs))
     fig = plots.race_figure(surf, window, empty, upto=0, size=size, dpi=dpi, fontsize=fontsize)
     ax = fig.axes[0]
@@ -110,10 +114,6 @@ def gif_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
 
 def mp4_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
     """Return frames as an H.264 MP4 (the encoder ships inside imageio-ffmpeg)."""
-    import tempfile
-
-    import imageio.v2 as imageio
-
     w, h = frames[0].size
     w2, h2 = w - w % 2, h - h % 2  # yuv420p needs even sides
     with tempfile.TemporaryDirectory() as tmp:  # ffmpeg writes to a file, not to memory
@@ -128,8 +128,8 @@ def mp4_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
 def png_bytes(race, step: int | None = None, size=(8.4, 6.3), dpi=100) -> bytes:
     """Return one still picture of the race at ``step`` (default: the end)."""
     scene = race.scene
-    surf = compute.load_surface(scene.surface, scene.formula)
-    return plots.figure_png(plots.race_figure(surf, compute.window_of(scene, surf), race, upto=step, size=size, dpi=dpi))
+    surf = load_surface(scene.surface, scene.formula)
+    return plots.figure_png(plots.race_figure(surf, window_of(scene, surf), race, upto=step, size=size, dpi=dpi))
 
 
 def race_csv(race) -> str:

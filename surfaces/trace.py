@@ -69,6 +69,16 @@ def _check_start(start) -> np.ndarray:
     raise TraceError(f"the start must be a point (x, y) or an array of points of shape (N, 2), got shape {p.shape}")
 
 
+def check_batch_size(surface: Surface, batch_size) -> int:
+    """Return ``batch_size`` as an int if ``surface`` can draw mini-batches of it; raise TraceError if not."""
+    if not getattr(surface, "stochastic", False):
+        raise TraceError(
+            f"the {surface.title} surface is a fixed formula, not a mean over examples, so it has no "
+            "mini-batches; use gradient noise instead, or pick a data surface"
+        )
+    return _check_count(batch_size, "the batch size", 1, surface.n_examples)
+
+
 def _batch_stream(m: int, batch_size: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Return the example indices of each of ``steps`` steps, epoch after epoch of the article's sampler."""
     out: list[np.ndarray] = []
@@ -105,12 +115,7 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
         raise TraceError(f"the seed must be a whole number >= 0, got {seed!r}")
     batches = None
     if batch_size is not None:
-        if not getattr(surface, "stochastic", False):
-            raise TraceError(
-                f"the {surface.title} surface is a fixed formula, not a mean over examples, so it has no "
-                "mini-batches; use gradient noise instead, or pick a data surface"
-            )
-        batch_size = _check_count(batch_size, "the batch size", 1, surface.n_examples)
+        batch_size = check_batch_size(surface, batch_size)
         batches = _batch_stream(surface.n_examples, batch_size, steps, np.random.default_rng([seed, 1]))
     n = 1 if p0.ndim == 1 else len(p0)
     _check_count(n, "the number of start points", 1, MAX_STARTS)
@@ -237,4 +242,4 @@ def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], n
     return path, diverged
 
 
-__all__ = ["Trace", "TraceError", "trace", "MAX_STEPS", "MAX_STARTS", "MAX_POINTS", "DIVERGENCE_LIMIT"]
+__all__ = ["Trace", "TraceError", "check_batch_size", "trace", "MAX_STEPS", "MAX_STARTS", "MAX_POINTS", "DIVERGENCE_LIMIT"]

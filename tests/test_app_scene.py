@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import parse_qs, urlencode
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app import presets
+from app import plots, presets
 from app.cli import scene_from_link
-from app.scene import LIMITS, PALETTE, Racer, Scene, SceneError
+from app.plots import tick_label
+from app.race import main_start, run_race, starts_of, window_of
+from app.racer import PALETTE, Racer
+from app.scene import LIMITS, Scene, SceneError, load_surface
 
 
 def roundtrip(scene: Scene) -> tuple[Scene, list[str]]:
@@ -126,8 +131,6 @@ def test_point_budget_bounds_what_travels_to_the_browser():
 
 
 def test_a_link_with_a_window_but_no_start_starts_inside_that_window():
-    from app.compute import load_surface, main_start, starts_of
-
     formula = "2^x + 3y^2 - x*y/(1 + x^2)"
     surf = load_surface("custom", formula)
     assert surf.start == (2.1, -2.1)  # chosen near a corner of the surface's own window, (-3, 3) x (-3, 3)
@@ -144,19 +147,13 @@ def test_a_link_with_a_window_but_no_start_starts_inside_that_window():
 
 def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
     """A path ends lower than any grid point (at Rosenbrock's minimum, loss 0): it must still be drawn."""
-    import dataclasses
-
-    import numpy as np
-
-    from app import compute, plots
-
     scene = dataclasses.replace(Scene(), surface="rosenbrock", steps=5000, start=(1.2, 1.3),
                                 racers=(Racer("adam", (("lr", 0.01),), color=PALETTE[0]),))
-    surf = compute.load_surface(scene.surface, scene.formula)
-    race = compute.run_race(scene)
+    surf = load_surface(scene.surface, scene.formula)
+    race = run_race(scene)
     end = race.runs[0].path[0, -1, 0]
     assert np.hypot(*(end - (1, 1))) < 1e-3  # it reached the minimum, loss about 0
-    fig = plots.surface_3d(surf, compute.window_of(scene, surf), race)
+    fig = plots.surface_3d(surf, window_of(scene, surf), race)
     ax = fig.axes[0]
     (line,) = [ln for ln in ax.lines if ln.get_label() == race.runs[0].label]
     z = np.asarray(line.get_data_3d()[2], dtype=float)
@@ -173,6 +170,4 @@ def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
     (0.001, "0.001"), (4.8e5, "4.8e5"), (1.23e-5, "1.2e-5"), (1e-5, "1e-5"), (0.0, "0"), (-1234.0, "-1200"),
 ])
 def test_colour_bar_ticks_are_written_out_in_the_everyday_range(value, text):
-    from app.plots import tick_label
-
     assert tick_label(value) == text
