@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 import numpy as np
@@ -10,12 +13,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import surfaces
 from app import plots, presets
 from app.cli import scene_from_link
+from app.payload import RacePayloadError, check_payload, payload
 from app.plots import tick_label
 from app.race import main_start, run_race, starts_of, window_of
 from app.racer import PALETTE, Racer
 from app.scene import LIMITS, Scene, SceneError, load_surface
+from surfaces.formula import MAX_LENGTH
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def roundtrip(scene: Scene) -> tuple[Scene, list[str]]:
@@ -171,3 +179,39 @@ def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
 ])
 def test_colour_bar_ticks_are_written_out_in_the_everyday_range(value, text):
     assert tick_label(value) == text
+
+
+def test_every_racer_reaches_the_browser_with_a_colour():
+    """A link may name optimizers without colours: the palette, in Python only, gives each one in list order."""
+    scene, notes = scene_from_link("?s=bowl&n=5&r=sgd(lr%3D0.1)&r=adam(lr%3D0.1)%230072B2&r=momentum(lr%3D0.1)")
+    assert not notes
+    race = run_race(scene)
+    assert [r.color for r in race.runs] == [PALETTE[0], "#0072B2", PALETTE[2]]
+    view = payload(race, "")
+    check_payload(view)
+    assert [r["color"] for r in view["racers"]] == [PALETTE[0], "#0072B2", PALETTE[2]]
+    view["racers"][1]["color"] = ""
+    with pytest.raises(RacePayloadError, match="colour"):
+        check_payload(view)
+
+
+def test_check_refuses_mini_batches_the_surface_cannot_draw():
+    with pytest.raises(SceneError, match="no mini-batches"):
+        Scene(batch_size=5).check()
+    with pytest.raises(SceneError, match="between 1 and 40"):
+        Scene(surface="line_fit", batch_size=41).check()
+    Scene(surface="line_fit", batch_size=40, steps=10).check()
+
+
+def test_limits_stay_inside_what_the_surfaces_can_record():
+    assert LIMITS["steps"][1] <= surfaces.MAX_STEPS
+    assert LIMITS["paths"][1] <= surfaces.MAX_STARTS and LIMITS["points"][1] <= surfaces.MAX_POINTS
+    assert LIMITS["formula_chars"][1] <= MAX_LENGTH
+    assert LIMITS["batch_size"][1] == max(e.n_examples for e in surfaces.DATA_ENTRIES)
+
+
+def test_importing_the_surfaces_page_starts_no_thread():
+    code = "import threading, app.page_surfaces; print(threading.active_count())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
