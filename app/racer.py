@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import optim
-from optim import OPTIMIZERS, SCHEDULES
+from optim import OPTIMIZERS, SCHEDULES, HyperparameterError
 
 # Okabe-Ito: distinguishable for the common kinds of colour blindness, and on a projector.
 # The only palette: the browser draws the colour each racer carries.
@@ -25,6 +25,19 @@ class InputError(ValueError):
 def color_of(racer: Racer, index: int) -> str:
     """Return the racer's own colour, or the palette's colour for its place in the list when it has none."""
     return racer.color or PALETTE[index % len(PALETTE)]
+
+
+def check_racers(racers, error: type[InputError] = InputError) -> None:
+    """Return None if every racer's optimizer builds from its values; raise ``error`` with optim's message if not.
+
+    The values are checked by the optimizers' own declarations (``optim.hyper``),
+    so a range is never written here.
+    """
+    for r in racers:
+        try:
+            r.make()
+        except HyperparameterError as e:
+            raise error(str(e)) from None
 
 
 def num_text(value: float) -> str:

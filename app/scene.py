@@ -19,7 +19,7 @@ from optim import HyperparameterError
 from surfaces.formula import MAX_LENGTH
 from surfaces.trace import MAX_POINTS, MAX_STARTS, MAX_STEPS
 
-from .racer import PALETTE, InputError, Racer, num_text
+from .racer import PALETTE, InputError, Racer, check_racers, num_text
 
 # Where ``surfaces`` bounds the same quantity, its bound is the outer one; the app narrows
 # some to what one animation in a browser shows smoothly (thousands of steps, dozens of paths).
@@ -84,11 +84,7 @@ class Scene:
     def check(self) -> Scene:
         """Return self if every field is valid and the scene can be drawn, else raise SceneError saying what to change."""
         self._check_fields()
-        for r in self.racers:
-            try:
-                r.make()
-            except HyperparameterError as e:
-                raise SceneError(str(e)) from None
+        check_racers(self.racers, SceneError)
         self._check_totals()
         surf = load_surface(self.surface, self.formula)
         if self.batch_size:
