@@ -211,7 +211,7 @@ def test_limits_stay_inside_what_the_surfaces_can_record():
 
 
 def test_importing_the_surfaces_page_starts_no_thread():
-    code = "import threading, app.page_surfaces; print(threading.active_count())"
+    code = "import threading, app.page_surfaces, app.images; print(threading.active_count())"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
