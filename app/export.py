@@ -74,30 +74,35 @@ def render_frames(race, n_frames: int = 120, size=(8.4, 6.3), dpi=100, fontsize=
     for fi, step in enumerate(steps_list):
         im = bg.copy()
         d = ImageDraw.Draw(im)
-        for run, p in zip(race.runs, px):
-            for s in range(p.shape[0]):
-                for k in range(p.shape[2]):
-                    div = run.diverged_at[s][k]
-                    last = step if div is None else min(step, div - 1)
-                    if last < 0:
-                        continue
-                    pts = p[s, : last + 1, k]
-                    pts = pts[np.all(np.isfinite(pts), axis=1)]
-                    pts = np.clip(pts, [clip[0] - 50, clip[1] - 50], [clip[2] + 50, clip[3] + 50])
-                    if len(pts) > 1:
-                        d.line([tuple(q) for q in pts], fill=run.color, width=3, joint="curve")
-                    if len(pts):
-                        x, y = pts[-1]
-                        d.ellipse((x - 6, y - 6, x + 6, y + 6), fill=run.color, outline="black", width=2)
-                        if div is not None and step >= div:
-                            d.line((x - 9, y - 9, x + 9, y + 9), fill="red", width=4)
-                            d.line((x - 9, y + 9, x + 9, y - 9), fill="red", width=4)
+        _draw_paths(d, race, px, step, clip)
         d.text((clip[0] + 10, clip[1] + 8), f"step {step} / {race.scene.steps}", fill="white", font=font,
                stroke_width=3, stroke_fill="black")
         frames.append(im)
         if progress is not None:
             progress((fi + 1) / len(steps_list))
     return frames
+
+
+def _draw_paths(d: ImageDraw.ImageDraw, race, px: list[np.ndarray], step: int, clip) -> None:
+    """Draw every path up to ``step`` in pixels ``px``, its head as a dot, a red cross where it diverged."""
+    for run, p in zip(race.runs, px):
+        for s in range(p.shape[0]):
+            for k in range(p.shape[2]):
+                div = run.diverged_at[s][k]
+                last = step if div is None else min(step, div - 1)
+                if last < 0:
+                    continue
+                pts = p[s, : last + 1, k]
+                pts = pts[np.all(np.isfinite(pts), axis=1)]
+                pts = np.clip(pts, [clip[0] - 50, clip[1] - 50], [clip[2] + 50, clip[3] + 50])
+                if len(pts) > 1:
+                    d.line([tuple(q) for q in pts], fill=run.color, width=3, joint="curve")
+                if len(pts):
+                    x, y = pts[-1]
+                    d.ellipse((x - 6, y - 6, x + 6, y + 6), fill=run.color, outline="black", width=2)
+                    if div is not None and step >= div:
+                        d.line((x - 9, y - 9, x + 9, y + 9), fill="red", width=4)
+                        d.line((x - 9, y + 9, x + 9, y - 9), fill="red", width=4)
 
 
 def gif_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .race import Race, window_of
+from .race import Race, RacerRun, window_of
 from .scene import load_surface
 
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -64,27 +64,32 @@ def check_payload(payload: Mapping[str, Any]) -> None:
     if image and not str(image).startswith(("data:image/png;base64,", "data:image/jpeg;base64,")):
         raise RacePayloadError("image must be a data:image/png or data:image/jpeg base64 URL")
     for racer in payload["racers"]:
-        label = racer.get("label", "?")
-        if not _COLOR.fullmatch(str(racer.get("color", ""))):
-            raise RacePayloadError(f"racer {label!r} needs a colour written #rrggbb, got {racer.get('color')!r}")
-        paths, losses, diverged = racer.get("paths"), racer.get("loss"), racer.get("diverged_at")
-        if paths is None or losses is None or diverged is None:
-            raise RacePayloadError(f"racer {label!r} needs paths, loss and diverged_at")
-        if not (len(paths) == len(losses) == len(diverged)):
+        _check_racer(racer, steps)
+
+
+def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
+    """Raise RacePayloadError unless the racer has a colour and one path, loss list and divergence per start."""
+    label = racer.get("label", "?")
+    if not _COLOR.fullmatch(str(racer.get("color", ""))):
+        raise RacePayloadError(f"racer {label!r} needs a colour written #rrggbb, got {racer.get('color')!r}")
+    paths, losses, diverged = racer.get("paths"), racer.get("loss"), racer.get("diverged_at")
+    if paths is None or losses is None or diverged is None:
+        raise RacePayloadError(f"racer {label!r} needs paths, loss and diverged_at")
+    if not (len(paths) == len(losses) == len(diverged)):
+        raise RacePayloadError(
+            f"racer {label!r} has {len(paths)} paths, {len(losses)} loss lists and "
+            f"{len(diverged)} diverged_at entries; they must match (one per start)"
+        )
+    for j, (path, loss) in enumerate(zip(paths, losses)):
+        if len(path) % 2 or len(path) // 2 != len(loss):
             raise RacePayloadError(
-                f"racer {label!r} has {len(paths)} paths, {len(losses)} loss lists and "
-                f"{len(diverged)} diverged_at entries; they must match (one per start)"
+                f"racer {label!r}, start {j}: the path holds {len(path) / 2:g} points "
+                f"but the loss has {len(loss)} values"
             )
-        for j, (path, loss) in enumerate(zip(paths, losses)):
-            if len(path) % 2 or len(path) // 2 != len(loss):
-                raise RacePayloadError(
-                    f"racer {label!r}, start {j}: the path holds {len(path) / 2:g} points "
-                    f"but the loss has {len(loss)} values"
-                )
-            if len(loss) > steps + 1:
-                raise RacePayloadError(
-                    f"racer {label!r}, start {j}: {len(loss)} points is more than steps + 1"
-                )
+        if len(loss) > steps + 1:
+            raise RacePayloadError(
+                f"racer {label!r}, start {j}: {len(loss)} points is more than steps + 1"
+            )
 
 
 def _decimals(span: float) -> int:
@@ -93,6 +98,7 @@ def _decimals(span: float) -> int:
 
 
 def _sig(v: float, digits: int = 4) -> float:
+    """Return ``v`` rounded to ``digits`` significant digits: a loss the chart shows, in fewer bytes."""
     return float(f"{v:.{digits}g}")
 
 
@@ -102,21 +108,7 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
     surf = load_surface(scene.surface, scene.formula)
     (x0, x1), (y0, y1) = window_of(scene, surf)
     dx, dy = _decimals(x1 - x0), _decimals(y1 - y0)
-    racers = []
-    for run in race.runs:
-        paths, losses, divs = [], [], []
-        for s in range(run.path.shape[0]):
-            for k in range(run.path.shape[2]):
-                p, lo = run.path[s, :, k], run.loss[s, :, k]
-                div = run.diverged_at[s][k]
-                keep = div if div is not None else len(p)
-                flat = np.empty(2 * keep)
-                flat[0::2] = np.round(p[:keep, 0], dx)
-                flat[1::2] = np.round(p[:keep, 1], dy)
-                paths.append(flat.tolist())
-                losses.append([_sig(v) for v in lo[:keep].tolist()])
-                divs.append(div)
-        racers.append({"label": run.label, "color": run.color, "paths": paths, "loss": losses, "diverged_at": divs})
+    racers = [_racer_payload(run, dx, dy) for run in race.runs]
     flat_loss = np.concatenate([np.asarray(v) for r in racers for v in r["loss"] if len(v)] or [np.ones(1)])
     scene_id = hashlib.sha1(repr(scene.to_query()).encode()).hexdigest()[:16]
     return {
@@ -131,3 +123,20 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "presenter": presenter,
         "autoplay": autoplay,
     }
+
+
+def _racer_payload(run: RacerRun, dx: int, dy: int) -> dict:
+    """Return one racer's part of the payload: per (seed, start), its finite points rounded and its losses."""
+    paths, losses, divs = [], [], []
+    for s in range(run.path.shape[0]):
+        for k in range(run.path.shape[2]):
+            p, lo = run.path[s, :, k], run.loss[s, :, k]
+            div = run.diverged_at[s][k]
+            keep = div if div is not None else len(p)
+            flat = np.empty(2 * keep)
+            flat[0::2] = np.round(p[:keep, 0], dx)
+            flat[1::2] = np.round(p[:keep, 1], dy)
+            paths.append(flat.tolist())
+            losses.append([_sig(v) for v in lo[:keep].tolist()])
+            divs.append(div)
+    return {"label": run.label, "color": run.color, "paths": paths, "loss": losses, "diverged_at": divs}

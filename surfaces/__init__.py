@@ -12,7 +12,16 @@ from .catalogue import CATALOGUE, CUSTOM, ENTRIES, Entry, get, load
 from .data import DATA_ENTRIES, DataEntry, DataSurface
 from .formula import FUNCTIONS, FormulaError, SurfaceError, parse_formula
 from .surface import DEFAULT_WINDOW, Surface, from_formula
-from .trace import DIVERGENCE_LIMIT, MAX_POINTS, MAX_STARTS, MAX_STEPS, Trace, TraceError, check_batch_size, trace
+from .trace import (
+    DIVERGENCE_LIMIT,
+    MAX_POINTS,
+    MAX_STARTS,
+    MAX_STEPS,
+    Trace,
+    TraceError,
+    check_batch_size,
+    trace,
+)
 
 __all__ = [
     "CATALOGUE", "CUSTOM", "ENTRIES", "Entry", "get", "load",
