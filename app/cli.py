@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from . import compute, export, presets
+from . import export, presets
+from .race import run_race
 from .scene import Scene, SceneError
 
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:<18} {sc.title}\n{'':<18} {sc.lesson}")
             return 0
         scene = _scene(args)
-        race = compute.run_race(scene)
+        race = run_race(scene)
         out: Path = args.out
         suffix = out.suffix.lower()
         if args.verb == "csv":

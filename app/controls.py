@@ -1,10 +1,55 @@
-"""Streamlit controls generated from the declarations in ``optim`` (no hyperparameter is listed here)."""
+"""Racer controls for both pages, generated from the declarations in ``optim``, and their widget values.
+
+No optimizer or hyperparameter is listed here. A racer's widgets are keyed
+``{prefix}{i}_{what}`` (prefix "r" on the surfaces panel, "m" on the MLP
+panel); ``read_racer`` and ``write_racers`` map those values to and from a Racer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
 import streamlit as st
 
-from optim import Hyperparameter
+from optim import OPTIMIZERS, SCHEDULES, Hyperparameter
+
+from .racer import PALETTE, Racer, color_of
+
+
+def racer_key(i: int, what: str, prefix: str = "r") -> str:
+    """Return the widget key of racer ``i``'s field ``what`` (prefix "r" on the surfaces panel, "m" on the MLP panel)."""
+    return f"{prefix}{i}_{what}"
+
+
+def read_racer(i: int, state: MutableMapping[str, Any], prefix: str = "r") -> Racer:
+    """Return racer ``i`` as its widgets show it; only the hyperparameters of its optimizer are read."""
+    name = state[racer_key(i, "opt", prefix)]
+    hp = tuple((h.name, state.get(racer_key(i, h.name, prefix), h.default)) for h in OPTIMIZERS[name].hyperparameters)
+    sched = state.get(racer_key(i, "sched", prefix), "constant")
+    shp = tuple((h.name, state.get(racer_key(i, "s_" + h.name, prefix), h.default))
+                for h in SCHEDULES[sched].hyperparameters)
+    return Racer(name, hp, sched, shp, str(state.get(racer_key(i, "color", prefix), "")).upper())
+
+
+def write_racers(racers, state: MutableMapping[str, Any], prefix: str = "r") -> None:
+    """Set the widgets of a list of racers, replacing whatever racers the page showed."""
+    for k in [k for k in state if isinstance(k, str) and k.startswith(prefix) and "_" in k
+              and k[len(prefix):k.index("_")].isdigit()]:
+        del state[k]
+    ids = list(range(len(racers)))
+    state[f"{prefix}_ids"] = ids
+    state[f"{prefix}_next"] = len(ids)
+    for i, r in zip(ids, racers):
+        state[racer_key(i, "opt", prefix)] = r.optimizer
+        state[racer_key(i, "color", prefix)] = color_of(r, i)
+        vals = r.values()
+        for h in OPTIMIZERS[r.optimizer].hyperparameters:
+            state[racer_key(i, h.name, prefix)] = h.kind(vals[h.name])
+        state[racer_key(i, "sched", prefix)] = r.schedule
+        given = dict(r.schedule_hp)
+        for h in SCHEDULES[r.schedule].hyperparameters:
+            state[racer_key(i, "s_" + h.name, prefix)] = h.kind(given.get(h.name, h.default))
 
 
 def _step(h: Hyperparameter, value: float) -> float:
@@ -31,9 +76,6 @@ def hyper_control(h: Hyperparameter, key: str, where=st) -> None:
 
 
 def _add_racer(prefix: str) -> None:
-    from .scene import PALETTE
-    from .state import racer_key
-
     ss = st.session_state
     i = ss[f"{prefix}_next"]
     ss[f"{prefix}_next"] = i + 1
@@ -49,10 +91,6 @@ def _remove_racer(prefix: str, i: int) -> None:
 
 def racer_controls(prefix: str, max_racers: int) -> None:
     """Draw, in the sidebar, one expander per optimizer with controls built from its declarations."""
-    from optim import OPTIMIZERS, SCHEDULES
-
-    from .state import racer_key
-
     ids = st.session_state[f"{prefix}_ids"]
     for n, i in enumerate(ids):
         opt_key = racer_key(i, "opt", prefix)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from optim import HyperparameterError
 
-from .scene import PALETTE, Racer, SceneError
+from .racer import PALETTE, Racer
+from .scene import SceneError
 
 LIMITS = {
     "epochs": (1, 2000),

@@ -9,15 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import math
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import imageio.v2 as imageio
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
 from PIL import Image, ImageDraw, ImageFont
 
-from . import compute, plots
+from . import plots
+from .race import Race, RacerRun, window_of
+from .scene import load_surface
 
 MAX_FRAMES = 240
 
@@ -31,10 +35,10 @@ def frame_steps(steps: int, n_frames: int) -> list[int]:
 def _background(race, size, dpi, fontsize):
     """Return (RGB image of the labelled map without paths, function data -> pixel)."""
     scene = race.scene
-    surf = compute.load_surface(scene.surface, scene.formula)
-    window = compute.window_of(scene, surf)
-    empty = compute.Race(scene, race.starts, tuple(
-        compute.RacerRun(r.label, r.color, r.path[:, :1] * np.nan, r.loss[:, :1], [[None] * r.path.shape[2]] *
+    surf = load_surface(scene.surface, scene.formula)
+    window = window_of(scene, surf)
+    empty = Race(scene, race.starts, tuple(
+        RacerRun(r.label, r.color, r.path[:, :1] * np.nan, r.loss[:, :1], [[None] * r.path.shape[2]] *
                          r.path.shape[0], r.lr) for r in race.runs))
     fig = plots.race_figure(surf, window, empty, upto=0, size=size, dpi=dpi, fontsize=fontsize)
     ax = fig.axes[0]
@@ -70,30 +74,35 @@ def render_frames(race, n_frames: int = 120, size=(8.4, 6.3), dpi=100, fontsize=
     for fi, step in enumerate(steps_list):
         im = bg.copy()
         d = ImageDraw.Draw(im)
-        for run, p in zip(race.runs, px):
-            for s in range(p.shape[0]):
-                for k in range(p.shape[2]):
-                    div = run.diverged_at[s][k]
-                    last = step if div is None else min(step, div - 1)
-                    if last < 0:
-                        continue
-                    pts = p[s, : last + 1, k]
-                    pts = pts[np.all(np.isfinite(pts), axis=1)]
-                    pts = np.clip(pts, [clip[0] - 50, clip[1] - 50], [clip[2] + 50, clip[3] + 50])
-                    if len(pts) > 1:
-                        d.line([tuple(q) for q in pts], fill=run.color, width=3, joint="curve")
-                    if len(pts):
-                        x, y = pts[-1]
-                        d.ellipse((x - 6, y - 6, x + 6, y + 6), fill=run.color, outline="black", width=2)
-                        if div is not None and step >= div:
-                            d.line((x - 9, y - 9, x + 9, y + 9), fill="red", width=4)
-                            d.line((x - 9, y + 9, x + 9, y - 9), fill="red", width=4)
+        _draw_paths(d, race, px, step, clip)
         d.text((clip[0] + 10, clip[1] + 8), f"step {step} / {race.scene.steps}", fill="white", font=font,
                stroke_width=3, stroke_fill="black")
         frames.append(im)
         if progress is not None:
             progress((fi + 1) / len(steps_list))
     return frames
+
+
+def _draw_paths(d: ImageDraw.ImageDraw, race, px: list[np.ndarray], step: int, clip) -> None:
+    """Draw every path up to ``step`` in pixels ``px``, its head as a dot, a red cross where it diverged."""
+    for run, p in zip(race.runs, px):
+        for s in range(p.shape[0]):
+            for k in range(p.shape[2]):
+                div = run.diverged_at[s][k]
+                last = step if div is None else min(step, div - 1)
+                if last < 0:
+                    continue
+                pts = p[s, : last + 1, k]
+                pts = pts[np.all(np.isfinite(pts), axis=1)]
+                pts = np.clip(pts, [clip[0] - 50, clip[1] - 50], [clip[2] + 50, clip[3] + 50])
+                if len(pts) > 1:
+                    d.line([tuple(q) for q in pts], fill=run.color, width=3, joint="curve")
+                if len(pts):
+                    x, y = pts[-1]
+                    d.ellipse((x - 6, y - 6, x + 6, y + 6), fill=run.color, outline="black", width=2)
+                    if div is not None and step >= div:
+                        d.line((x - 9, y - 9, x + 9, y + 9), fill="red", width=4)
+                        d.line((x - 9, y + 9, x + 9, y - 9), fill="red", width=4)
 
 
 def gif_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
@@ -110,10 +119,6 @@ def gif_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
 
 def mp4_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
     """Return frames as an H.264 MP4 (the encoder ships inside imageio-ffmpeg)."""
-    import tempfile
-
-    import imageio.v2 as imageio
-
     w, h = frames[0].size
     w2, h2 = w - w % 2, h - h % 2  # yuv420p needs even sides
     with tempfile.TemporaryDirectory() as tmp:  # ffmpeg writes to a file, not to memory
@@ -128,8 +133,8 @@ def mp4_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:
 def png_bytes(race, step: int | None = None, size=(8.4, 6.3), dpi=100) -> bytes:
     """Return one still picture of the race at ``step`` (default: the end)."""
     scene = race.scene
-    surf = compute.load_surface(scene.surface, scene.formula)
-    return plots.figure_png(plots.race_figure(surf, compute.window_of(scene, surf), race, upto=step, size=size, dpi=dpi))
+    surf = load_surface(scene.surface, scene.formula)
+    return plots.figure_png(plots.race_figure(surf, window_of(scene, surf), race, upto=step, size=size, dpi=dpi))
 
 
 def race_csv(race) -> str:

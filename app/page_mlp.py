@@ -16,11 +16,10 @@ from surfaces.experiment import summarize
 from surfaces.mlp import History
 
 from . import export, plots
-from .controls import hyper_control, racer_controls
+from .controls import hyper_control, racer_controls, read_racer, write_racers
 from .experiment import ARTICLE, LIMITS, Experiment, parse_hidden
 from .jobs import Trainer, load_dataset
 from .scene import SceneError
-from .state import read_racer, write_racers
 
 CSV = "csv"
 P = "m"  # widget-key prefix of this panel's optimizers

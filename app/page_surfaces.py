@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -14,80 +11,40 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import compute, export, plots, presets
+from . import export, plots, presets
 from .controls import racer_controls
+from .images import page_drawing, surface_images
+from .payload import payload
+from .race import Race, results, run_race, tolerance, window_of
 from .race_component import race_view
-from .scene import LIMITS, Scene, SceneError
+from .scene import LIMITS, Scene, SceneError, load_surface
 from .state import read_scene, write_scene
 
-CUSTOM = "custom"
+CUSTOM = surfaces.CUSTOM
 
 
 # -- cached computation (bounded: a class of students shares these) ---------------
 
-_IMAGES_LOCK = threading.Lock()
-
-
-@functools.lru_cache(maxsize=64)
-def _surface_images(surface: str, formula: str, window: tuple) -> tuple[str, bytes]:
-    surf = compute.load_surface(surface, formula)
-    return plots.contour_image(surf, window), plots.colorbar_png(surf, window)
-
-
-def surface_images(surface: str, formula: str, window: tuple) -> tuple[str, bytes]:
-    """Return (contour background data URL, colour bar PNG), rendered once per surface and window.
-
-    One render at a time: when a class switches to the same new surface at once, the
-    others wait for the first render and then read it, instead of each drawing it again.
-    """
-    with _IMAGES_LOCK:
-        return _surface_images(surface, formula, tuple(map(tuple, window)))
-
-
-_pages_running = 0  # surfaces pages being drawn right now (the warming waits for none)
-_PAGES_LOCK = threading.Lock()
-
-
-def _warm_catalogue() -> None:
-    """Render every catalogue surface's images once, in the background, when the server starts serving.
-
-    The default scene's surface comes first: the first visitor needs it now,
-    and would otherwise wait for other surfaces' pictures to be drawn before it.
-    """
-    first = Scene().surface
-    for name in sorted(surfaces.CATALOGUE, key=lambda n: n != first):
-        while _pages_running:  # idle priority: never draw while a page is being drawn
-            time.sleep(0.05)
-        try:
-            surf = compute.load_surface(name)
-            surface_images(name, "", tuple(map(tuple, surf.window)))
-        except Exception:  # noqa: BLE001 - warming is an optimisation; a failure shows up when used
-            pass
-
-
-threading.Thread(target=_warm_catalogue, name="descent-warm-catalogue", daemon=True).start()
-
-
 @st.cache_resource(max_entries=128, ttl=3600, show_spinner=False)
-def cached_race(scene: Scene) -> compute.Race:
-    """Return the race of a scene; shared read-only across sessions (never mutated)."""
-    return compute.run_race(scene)
+def cached_race(scene: Scene) -> Race:
+    """Return the race of a checked scene; shared read-only across sessions (never mutated)."""
+    return run_race(scene)
 
 
 @st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
 def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
-    """Return (animator payload, results rows) for a scene."""
+    """Return (animator payload, results rows) for a checked scene."""
     race = cached_race(scene)
-    surf = compute.load_surface(scene.surface, scene.formula)
-    image, _ = surface_images(scene.surface, scene.formula, compute.window_of(scene, surf))
-    return compute.payload(race, image), compute.results(race)
+    surf = load_surface(scene.surface, scene.formula)
+    image, _ = surface_images(scene.surface, scene.formula, window_of(scene, surf))
+    return payload(race, image), results(race)
 
 
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
 def cached_3d(scene: Scene, elev: float, azim: float) -> bytes:
     """Return the 3-D view as PNG bytes."""
-    surf = compute.load_surface(scene.surface, scene.formula)
-    fig = plots.surface_3d(surf, compute.window_of(scene, surf), cached_race(scene), elev, azim)
+    surf = load_surface(scene.surface, scene.formula)
+    fig = plots.surface_3d(surf, window_of(scene, surf), cached_race(scene), elev, azim)
     return plots.figure_png(fig)
 
 
@@ -111,7 +68,7 @@ def _on_surface_change() -> None:
     """A new surface brings its own window and start point (a custom formula only once it parses)."""
     name = st.session_state["surface"]
     try:
-        surf = compute.load_surface(name, st.session_state.get("formula", "") if name == CUSTOM else "")
+        surf = load_surface(name, st.session_state.get("formula", "") if name == CUSTOM else "")
     except SceneError:
         return
     _show_window(surf)
@@ -121,7 +78,7 @@ def _on_surface_change() -> None:
 def _on_formula_change() -> None:
     st.session_state["formula"] = st.session_state["formula_text"]
     try:
-        surf = compute.load_surface(CUSTOM, st.session_state["formula"])
+        surf = load_surface(CUSTOM, st.session_state["formula"])
     except SceneError:
         return
     if not st.session_state.get("win_custom"):
@@ -130,8 +87,7 @@ def _on_formula_change() -> None:
 
 def load_scene_into_state(scene: Scene) -> None:
     """Show ``scene`` in every control (used by links and presets)."""
-    surf = compute.load_surface(scene.surface, scene.formula)
-    write_scene(scene, st.session_state, surf)
+    write_scene(scene, st.session_state, load_surface(scene.surface, scene.formula))
 
 
 def _init_state() -> None:
@@ -150,17 +106,30 @@ def _on_preset() -> None:
     name = st.session_state.get("preset")
     if name:
         load_scene_into_state(presets.get(name))
-        st.session_state["lesson"] = presets.get(name)
+        st.session_state["preset_scene"] = presets.get(name)
 
 
 def _controls() -> None:
+    _preset_controls()
+    st.sidebar.header("Scene")
+    _surface_controls()
+    _window_controls()
+    _start_and_run_controls()
+    st.sidebar.header("Optimizers")
+    racer_controls("r", LIMITS["racers"][1])
+
+
+def _preset_controls() -> None:
     sb = st.sidebar
     sb.toggle("Presenter mode", key="presenter",
               help="hide the controls, enlarge the plot and fonts; keys: space play/pause, ← → step, Home restart")
     sb.selectbox("Preset", [None, *presets.presets()], key="preset", on_change=_on_preset,
                  format_func=lambda n: "Choose a lesson..." if n is None else presets.presets()[n].title,
                  help="a prepared scene with a one-line lesson")
-    sb.header("Scene")
+
+
+def _surface_controls() -> None:
+    sb = st.sidebar
     sb.selectbox("Surface", [*surfaces.CATALOGUE, CUSTOM], key="surface", format_func=_surface_title,
                  on_change=_on_surface_change)
     if st.session_state["surface"] == CUSTOM:
@@ -168,34 +137,43 @@ def _controls() -> None:
         sb.text_input("Formula in x and y", key="formula_text", on_change=_on_formula_change,
                       placeholder="(1-x)^2 + 100(y-x^2)^2", max_chars=LIMITS["formula_chars"][1],
                       help="Numbers, x, y, pi, e, + - * / ^, parentheses and sin cos tan exp log sqrt abs tanh ...")
-    with sb.expander("View window"):
+
+
+def _window_controls() -> None:
+    with st.sidebar.expander("View window"):
         sb_cols = st.columns(2)
         st.checkbox("use my own window", key="win_custom")
         sb_cols[0].number_input("x min", key="win_x0", format="%g", step=0.5)
         sb_cols[1].number_input("x max", key="win_x1", format="%g", step=0.5)
         sb_cols[0].number_input("y min", key="win_y0", format="%g", step=0.5)
         sb_cols[1].number_input("y max", key="win_y1", format="%g", step=0.5)
+
+
+def _bounds(name: str) -> dict:
+    """Return a number widget's min_value and max_value: the Scene's own limits for that field."""
+    lo, hi = LIMITS[name]
+    return {"min_value": lo, "max_value": hi}
+
+
+def _start_and_run_controls() -> None:
+    sb = st.sidebar
     c = sb.columns(2)
     c[0].number_input("Start x", key="start_x", format="%g", step=0.1, help="or click the map")
     c[1].number_input("Start y", key="start_y", format="%g", step=0.1, help="or click the map")
-    lo, hi = LIMITS["steps"]
-    sb.number_input("Steps", key="steps", min_value=lo, max_value=hi, step=50)
+    sb.number_input("Steps", key="steps", **_bounds("steps"), step=50)
     c = sb.columns(2)
-    c[0].number_input("Gradient noise", key="noise", min_value=0.0, max_value=LIMITS["noise"][1], format="%g",
+    c[0].number_input("Gradient noise", key="noise", **_bounds("noise"), format="%g",
                       step=0.1, help="standard deviation of Gaussian noise added to every gradient: "
                       "what a mini-batch does to the true gradient")
-    c[1].number_input("Seed", key="seed", min_value=0, max_value=LIMITS["seed"][1], step=1)
+    c[1].number_input("Seed", key="seed", **_bounds("seed"), step=1)
     surf_name = st.session_state["surface"]
     if surf_name != CUSTOM and getattr(surfaces.CATALOGUE[surf_name], "stochastic", False):
-        sb.number_input("Batch size (0 = all examples)", key="batch_size", min_value=0,
-                        max_value=LIMITS["batch_size"][1], step=1,
+        sb.number_input("Batch size (0 = all examples)", key="batch_size", **_bounds("batch_size"), step=1,
                         help="true mini-batches drawn from the surface's dataset, a fresh shuffle every epoch")
     with sb.expander("Several starts / noise seeds"):
         st.text_input("More start points", key="more_starts", placeholder="x,y; x,y")
-        st.number_input("Random starts", key="random_starts", min_value=0, max_value=LIMITS["random_starts"][1], step=1)
-        st.number_input("Noise seeds per optimizer", key="n_seeds", min_value=1, max_value=LIMITS["n_seeds"][1], step=1)
-    sb.header("Optimizers")
-    racer_controls("r", LIMITS["racers"][1])
+        st.number_input("Random starts", key="random_starts", **_bounds("random_starts"), step=1)
+        st.number_input("Noise seeds per optimizer", key="n_seeds", **_bounds("n_seeds"), step=1)
 
 
 # -- the page -------------------------------------------------------------------------
@@ -228,22 +206,14 @@ def _exit_presenter() -> None:
 
 
 def render() -> None:
-    """Draw the surfaces panel (counted as running, so the catalogue warming waits for it)."""
-    global _pages_running
-    with _PAGES_LOCK:
-        _pages_running += 1
-    try:
+    """Draw the surfaces panel (counted as drawing, so the catalogue warming waits for it)."""
+    with page_drawing():
         _render()
-    finally:
-        with _PAGES_LOCK:
-            _pages_running -= 1
 
 
 def _render() -> None:
     _init_state()
-    pending = st.session_state.pop("_pending_start", None)
-    if pending is not None:
-        st.session_state["start_x"], st.session_state["start_y"] = float(pending[0]), float(pending[1])
+    _take_map_click()
     _controls()
     presenter = bool(st.session_state.get("presenter"))
     if presenter:
@@ -251,65 +221,87 @@ def _render() -> None:
         st.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter)
     for note in st.session_state.pop("link_notes", []):
         st.warning(note)
+    scene, view, rows = _scene_to_show()
+    surf = load_surface(scene.surface, scene.formula)
+    _heading(scene, surf)
+    click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620)
+    if click is not None:
+        st.session_state["_pending_start"] = click
+        st.rerun()
+    _keep_url(scene, presenter)
+    if not presenter:
+        _tabs(scene, surf, rows)
 
+
+def _take_map_click() -> None:
+    """Move the start to where the map was clicked in the previous run (before the start widgets exist)."""
+    pending = st.session_state.pop("_pending_start", None)
+    if pending is not None:
+        st.session_state["start_x"], st.session_state["start_y"] = float(pending[0]), float(pending[1])
+
+
+def _scene_to_show() -> tuple[Scene, dict, list[dict]]:
+    """Return (scene, payload, results rows) of the widgets' scene, or of the last good one with an error shown."""
     try:
         scene = read_scene(st.session_state).check()
-        compute.load_surface(scene.surface, scene.formula)
-        payload, rows = cached_view(scene)
+        view, rows = cached_view(scene)
         st.session_state["last_good"] = scene
-    except (SceneError, ValueError) as e:
+    except ValueError as e:  # SceneError, or a start point that does not read
         st.error(f"{e}. Showing the last scene that worked.", icon="⚠️")
         scene = st.session_state["last_good"]
-        payload, rows = cached_view(scene)
+        view, rows = cached_view(scene)
+    return scene, view, rows
 
-    surf = compute.load_surface(scene.surface, scene.formula)
-    preset = st.session_state.get("lesson")
+
+def _heading(scene: Scene, surf) -> None:
+    """Draw the title, formula and lesson (the preset's while the scene still is the preset's) and the colour bar."""
+    preset = st.session_state.get("preset_scene")
     if preset is not None and not preset.same_picture(scene):
-        st.session_state["lesson"] = preset = None
+        st.session_state["preset_scene"] = preset = None
     st.markdown(f"### {preset.title if preset else surf.title}")
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
-    c2.image(surface_images(scene.surface, scene.formula, compute.window_of(scene, surf))[1], width="stretch")
+    c2.image(surface_images(scene.surface, scene.formula, window_of(scene, surf))[1], width="stretch")
 
-    click = race_view({**payload, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620)
-    if click is not None:
-        st.session_state["_pending_start"] = click
-        st.rerun()
 
+def _keep_url(scene: Scene, presenter: bool) -> None:
+    """Write the scene into the page's URL, so the address bar is always a link to what is shown."""
     query = scene.to_query()
     if presenter:
         query["present"] = "1"
     if query != _query_dict_flat():
         st.query_params.from_dict(query)
-    if presenter:
-        return
 
-    # Lazy tabs: only the open tab runs, so the 3-D view and the exports cost nothing until asked for.
+
+def _tabs(scene: Scene, surf, rows: list[dict]) -> None:
+    """Draw the results, update rules, 3-D view and share tabs; only the open one runs."""
     tab_results, tab_rules, tab_3d, tab_share = st.tabs(
         ["Results", "Update rules", "3-D view", "Share & export"], key="tab", on_change="rerun")
-    if tab_results.open:
-        with tab_results:
-            st.dataframe(rows, hide_index=True, width="stretch", column_config={
-                "final loss": st.column_config.NumberColumn(format="%.4g"),
-                "distance to nearest minimum": st.column_config.NumberColumn(format="%.3g"),
-            })
-            st.caption(f"Reaching a minimum means coming within {compute.tolerance(scene, surf):.3g} "
-                       "(1 % of the window's diagonal) of a known global minimum. First seed and first start only.")
-    if tab_rules.open:
-        with tab_rules:
-            _rules(scene)
-    if tab_3d.open:
-        with tab_3d:
-            c1, c2 = st.columns(2)
-            st.session_state.setdefault("elev", 35)
-            st.session_state.setdefault("azim", -60)
-            elev = c1.slider("elevation (°)", 0, 90, key="elev")
-            azim = c2.slider("azimuth (°)", -180, 180, key="azim")
-            st.image(cached_3d(scene, float(elev), float(azim)), width="content")
-    if tab_share.open:
-        with tab_share:
-            _share(scene)
+    for tab, draw in ((tab_results, lambda: _results(scene, surf, rows)), (tab_rules, lambda: _rules(scene)),
+                      (tab_3d, lambda: _view_3d(scene)), (tab_share, lambda: _share(scene))):
+        # Lazy tabs: the 3-D view and the exports cost nothing until asked for.
+        if tab.open:
+            with tab:
+                draw()
+
+
+def _results(scene: Scene, surf, rows: list[dict]) -> None:
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "final loss": st.column_config.NumberColumn(format="%.4g"),
+        "distance to nearest minimum": st.column_config.NumberColumn(format="%.3g"),
+    })
+    st.caption(f"Reaching a minimum means coming within {tolerance(scene, surf):.3g} "
+               "(1 % of the window's diagonal) of a known global minimum. First seed and first start only.")
+
+
+def _view_3d(scene: Scene) -> None:
+    c1, c2 = st.columns(2)
+    st.session_state.setdefault("elev", 35)
+    st.session_state.setdefault("azim", -60)
+    elev = c1.slider("elevation (°)", 0, 90, key="elev")
+    azim = c2.slider("azimuth (°)", -180, 180, key="azim")
+    st.image(cached_3d(scene, float(elev), float(azim)), width="content")
 
 
 def _share(scene: Scene) -> None:
@@ -322,22 +314,26 @@ def _share(scene: Scene) -> None:
                        mime="text/csv", key="act_dl_csv", on_click="ignore")
     c2.download_button("Still picture (PNG)", _png(scene), file_name="descent-race.png", mime="image/png",
                        key="act_dl_png", on_click="ignore")
-    c1, c2 = st.columns(2)
-    for col, fmt in ((c1, "gif"), (c2, "mp4")):
-        if col.button(f"Prepare animation ({fmt.upper()})", key=f"act_make_{fmt}"):
-            bar = col.progress(0.0, text="drawing frames...")
-            frames = export.render_frames(race, 120, progress=lambda f, b=bar: b.progress(f, text="drawing frames..."))
-            bar.progress(1.0, text="encoding...")
-            data = export.gif_bytes(frames) if fmt == "gif" else export.mp4_bytes(frames)
-            st.session_state[f"anim_{fmt}"] = (scene, data)
-            bar.empty()
-        ready = st.session_state.get(f"anim_{fmt}")
-        if ready and ready[0] == scene:
-            col.download_button(f"Download {fmt.upper()} ({len(ready[1]) / 1024:.0f} KB)", ready[1],
-                                file_name=f"descent-race.{fmt}", mime="image/gif" if fmt == "gif" else "video/mp4",
-                                key=f"act_dl_{fmt}", on_click="ignore")
+    for col, fmt in zip(st.columns(2), ("gif", "mp4")):
+        _animation_download(col, fmt, scene, race)
     st.caption("The same files from a terminal: `python -m app render --link \"<link>\" --out race.gif` "
                "(see `python -m app --help`).")
+
+
+def _animation_download(col, fmt: str, scene: Scene, race: Race) -> None:
+    """Draw the button that renders the race as a GIF or MP4 on request, then its download button."""
+    if col.button(f"Prepare animation ({fmt.upper()})", key=f"act_make_{fmt}"):
+        bar = col.progress(0.0, text="drawing frames...")
+        frames = export.render_frames(race, 120, progress=lambda f: bar.progress(f, text="drawing frames..."))
+        bar.progress(1.0, text="encoding...")
+        data = export.gif_bytes(frames) if fmt == "gif" else export.mp4_bytes(frames)
+        st.session_state[f"anim_{fmt}"] = (scene, data)
+        bar.empty()
+    ready = st.session_state.get(f"anim_{fmt}")
+    if ready and ready[0] == scene:
+        col.download_button(f"Download {fmt.upper()} ({len(ready[1]) / 1024:.0f} KB)", ready[1],
+                            file_name=f"descent-race.{fmt}", mime="image/gif" if fmt == "gif" else "video/mp4",
+                            key=f"act_dl_{fmt}", on_click="ignore")
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)

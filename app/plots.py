@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 from matplotlib import colors as mcolors
+from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 CMAP = "viridis"
@@ -73,8 +74,6 @@ def tick_label(v: float) -> str:
 
 def colorbar_png(surf, window, width: int = 520, height: int = 70) -> bytes:
     """Return a horizontal colour bar (PNG) matching ``contour_image``'s colours for this window."""
-    from matplotlib.cm import ScalarMappable
-
     _, _, Z = _grid(surf, window, 260)
     levels, is_log = _levels(Z)
     fig = Figure(figsize=(width / 100, height / 100), dpi=100)
@@ -162,24 +161,6 @@ def surface_3d(surf, window, race, elev: float = 35, azim: float = -60) -> Figur
     ax.set_title(surf.title)
     if race.runs:
         ax.legend(loc="upper left", fontsize=9)
-    return fig
-
-
-def loss_figure(race, log: bool = True, size=(8.4, 3.6), dpi=100) -> Figure:
-    """Return loss against step for every racer (first seed, first start)."""
-    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
-    ax = fig.add_subplot()
-    for run in race.runs:
-        lo = run.loss[0, :, 0]
-        ax.plot(np.arange(len(lo)), lo, color=run.color, label=run.label, lw=1.8)
-    allv = np.concatenate([r.loss[0, :, 0] for r in race.runs])
-    allv = allv[np.isfinite(allv)]
-    if log and allv.size and np.all(allv > 0):
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
     return fig
 
 

@@ -4,25 +4,8 @@ The page sends one compact payload per scene; playback, scrubbing, speed and the
 loss chart's scale then live in the browser, which never calls the server while
 playing. The only thing that comes back is a click on the map (a new start).
 
-Payload (JSON-able, built once per scene)::
-
-    {
-      "scene_id": str,         # a new id restarts playback; the same id keeps position and play state
-      "title": str,
-      "image": str,            # data:image/png|jpeg;base64,... covering exactly `extent`, top row = ymax
-      "extent": [xmin, xmax, ymin, ymax],
-      "steps": int,            # frames are 0..steps
-      "racers": [{"label": str, "color": "#rrggbb",
-                  "paths": [[x0, y0, x1, y1, ...], ...],   # per start, finite points only
-                  "loss": [[l0, l1, ...], ...],            # per start, one per point
-                  "diverged_at": [None | int, ...]}],      # per start
-      "minima": [[x, y], ...],
-      "loss_log": bool,        # initial state of the loss chart's log-scale switch
-      "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
-      "autoplay": bool,
-    }
-
-What the browser does with it:
+What the browser does with the payload (its shape and its one check are in
+``app/payload.py``):
 
 - 1x plays 60 steps per second; races shorter than 240 steps are slowed so
   they last 4 s at 1x. Speeds run from 0.25x to 8x.
@@ -41,12 +24,11 @@ What the browser does with it:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
+
+from .payload import check_payload
 
 _ASSETS = Path(__file__).parent / "component"
 
@@ -58,59 +40,11 @@ _RACE = st.components.v2.component(
     js=(_ASSETS / "race.js").read_text(encoding="utf-8"),
 )
 
-_REQUIRED = ("scene_id", "title", "image", "extent", "steps", "racers", "minima")
-
-
-class RacePayloadError(ValueError):
-    """The race payload cannot be drawn; the message says which part is wrong."""
-
-
-def check_payload(payload: Mapping[str, Any]) -> None:
-    """Return nothing if ``payload`` has the shape the animator draws; raise RacePayloadError if not."""
-    missing = [key for key in _REQUIRED if key not in payload]
-    if missing:
-        raise RacePayloadError(f"race payload is missing {', '.join(missing)}")
-    extent = payload["extent"]
-    if (
-        len(extent) != 4
-        or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in extent)
-        or not (extent[0] < extent[1] and extent[2] < extent[3])
-    ):
-        raise RacePayloadError(
-            f"extent must be [xmin, xmax, ymin, ymax] with xmin < xmax and ymin < ymax, got {extent}"
-        )
-    steps = payload["steps"]
-    if not isinstance(steps, int) or steps < 0:
-        raise RacePayloadError(f"steps must be a whole number >= 0, got {steps!r}")
-    image = payload["image"]
-    if image and not str(image).startswith(("data:image/png;base64,", "data:image/jpeg;base64,")):
-        raise RacePayloadError("image must be a data:image/png or data:image/jpeg base64 URL")
-    for racer in payload["racers"]:
-        label = racer.get("label", "?")
-        paths, losses, diverged = racer.get("paths"), racer.get("loss"), racer.get("diverged_at")
-        if paths is None or losses is None or diverged is None:
-            raise RacePayloadError(f"racer {label!r} needs paths, loss and diverged_at")
-        if not (len(paths) == len(losses) == len(diverged)):
-            raise RacePayloadError(
-                f"racer {label!r} has {len(paths)} paths, {len(losses)} loss lists and "
-                f"{len(diverged)} diverged_at entries; they must match (one per start)"
-            )
-        for j, (path, loss) in enumerate(zip(paths, losses)):
-            if len(path) % 2 or len(path) // 2 != len(loss):
-                raise RacePayloadError(
-                    f"racer {label!r}, start {j}: the path holds {len(path) / 2:g} points "
-                    f"but the loss has {len(loss)} values"
-                )
-            if len(loss) > steps + 1:
-                raise RacePayloadError(
-                    f"racer {label!r}, start {j}: {len(loss)} points is more than steps + 1"
-                )
-
 
 def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[float, float] | None:
     """Return the (x, y) data coordinates of a click on the map since the last rerun, else None.
 
-    Mounts the animator showing ``payload`` (see the module docstring). On a
+    Mounts the animator showing ``payload`` (see ``app/payload.py``). On a
     wide container the map sits beside the legend and loss chart and the
     component is ``height`` pixels tall, or taller (up to 80% of the window's
     height) where the container is so wide that a bigger map fits, as on a

@@ -1,138 +1,57 @@
-"""The Scene: one frozen value that decides a picture of the surfaces panel.
+"""The Scene: one frozen value that decides a picture of the surfaces panel, and its URL codec.
 
 The same value is the cache key of the computation, what the page's URL
 encodes, the format of a preset and what the command line renders. It is pure
-Python (no Streamlit), so it is easy to test. Everything is checked by
-``Scene.check()`` before any math runs.
+Python (no Streamlit), so it is easy to test. ``Scene.check()`` validates it
+where it enters (widgets, links, presets); everything downstream trusts a
+checked Scene.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import optim
-from optim import OPTIMIZERS, SCHEDULES, HyperparameterError
+import surfaces
+from optim import HyperparameterError
+from surfaces.formula import MAX_LENGTH
+from surfaces.trace import MAX_POINTS, MAX_STARTS, MAX_STEPS
 
-# Okabe-Ito: distinguishable for the common kinds of colour blindness, and on a projector.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+from .racer import PALETTE, InputError, Racer, check_racers, num_text
 
+# Where ``surfaces`` bounds the same quantity, its bound is the outer one; the app narrows
+# some to what one animation in a browser shows smoothly (thousands of steps, dozens of paths).
 LIMITS = {
-    "steps": (1, 5000),
-    "racers": (1, 8),
+    "steps": (1, min(5000, MAX_STEPS)),
+    "racers": (1, len(PALETTE)),  # one palette colour each
     "random_starts": (0, 24),
+    "more_starts": (0, 24),
     "n_seeds": (1, 8),
-    "paths": (1, 48),  # racers x starts x seeds drawn at once
-    "points": (1, 20_000),  # paths x (steps + 1): what one scene sends to the browser to animate
+    "paths": (1, min(48, MAX_STARTS)),  # racers x starts x seeds drawn at once
+    "points": (1, min(20_000, MAX_POINTS)),  # paths x (steps + 1): what one scene sends to the browser
     "noise": (0.0, 1000.0),
     "seed": (0, 2**31 - 1),
-    "batch_size": (0, 10_000),
-    "formula_chars": (1, 300),
+    # 0 means the full batch; each data surface then bounds it by its own number of examples
+    "batch_size": (0, max(e.n_examples for e in surfaces.DATA_ENTRIES)),
+    "formula_chars": (1, min(300, MAX_LENGTH)),
     "coordinate": (-1e4, 1e4),
 }
 
 
-class SceneError(ValueError):
+class SceneError(InputError):
     """The scene cannot be drawn; the message says what to change."""
 
 
-def _num(value: float) -> str:
-    """Return the shortest text that reads back as the same float."""
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-@dataclass(frozen=True)
-class Racer:
-    """One optimizer in the race: its name, hyperparameters, schedule and colour."""
-
-    optimizer: str
-    hp: tuple[tuple[str, Any], ...] = ()
-    schedule: str = "constant"
-    schedule_hp: tuple[tuple[str, Any], ...] = ()
-    color: str = ""
-
-    def make(self) -> optim.Optimizer:
-        """Return a fresh optimizer for this racer (raises HyperparameterError on bad values)."""
-        return optim.make(self.optimizer, schedule=self.schedule, schedule_params=dict(self.schedule_hp), **dict(self.hp))
-
-    def values(self) -> dict:
-        """Return every hyperparameter's value, defaults filled in."""
-        cls = OPTIMIZERS[self.optimizer]
-        given = dict(self.hp)
-        return {h.name: given.get(h.name, h.default) for h in cls.hyperparameters}
-
-    def normalized(self) -> Racer:
-        """Return the same racer with every hyperparameter written out, defaults included."""
-        sched = SCHEDULES.get(self.schedule)
-        given = dict(self.schedule_hp)
-        shp = tuple((h.name, given.get(h.name, h.default)) for h in sched.hyperparameters) if sched else self.schedule_hp
-        return replace(self, hp=tuple(self.values().items()), schedule_hp=shp)
-
-    def label(self) -> str:
-        """Return a short legend label such as ``Adam (lr=0.01)``."""
-        cls = OPTIMIZERS.get(self.optimizer)
-        title = cls.title if cls else self.optimizer
-        changed = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.hp
-                   if k == "lr" or (cls and v != next(h.default for h in cls.hyperparameters if h.name == k))]
-        sched = "" if self.schedule == "constant" else f", {SCHEDULES[self.schedule].title.lower()}" if self.schedule in SCHEDULES else ""
-        return f"{title} ({', '.join(changed)}{sched})" if changed or sched else title
-
-    # -- text form, used in URLs and presets: adam(lr=0.01,beta1=0.9)@cosine(total_steps=100)#0072B2
-    def to_text(self) -> str:
-        """Return the racer as compact text that ``Racer.from_text`` reads back."""
-        out = f"{self.optimizer}({','.join(f'{k}={_fmt(v)}' for k, v in self.hp)})"
-        if self.schedule != "constant":
-            out += f"@{self.schedule}({','.join(f'{k}={_fmt(v)}' for k, v in self.schedule_hp)})"
-        if self.color:
-            out += self.color
-        return out
-
-    @classmethod
-    def from_text(cls, text: str) -> Racer:
-        """Return the racer written by ``to_text``; raise SceneError on anything else."""
-        m = _RACER_RE.fullmatch(text.strip())
-        if not m:
-            raise SceneError(f"cannot read optimizer {text[:60]!r}; expected e.g. adam(lr=0.01)")
-        name, args, sched, sargs, color = m.group(1, 2, 3, 4, 5)
-        if name not in OPTIMIZERS:
-            raise SceneError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if sched and sched not in SCHEDULES:
-            raise SceneError(f"unknown learning-rate schedule {sched!r}; choose one of {', '.join(SCHEDULES)}")
-        return cls(name, _kv(args), sched or "constant", _kv(sargs), (color or "").upper())
-
-
-_RACER_RE = re.compile(
-    r"([a-z_]{1,20})\(([^()]{0,300})\)(?:@([a-z_]{1,20})\(([^()]{0,200})\))?(#[0-9A-Fa-f]{6})?"
-)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return _num(v) if isinstance(v, (int, float)) else str(v)
-
-
-def _kv(text: str | None) -> tuple[tuple[str, Any], ...]:
-    """Return ``k=v`` pairs with numbers and booleans decoded; no eval, only float()/int()."""
-    out = []
-    for part in filter(None, (text or "").split(",")):
-        k, sep, v = part.partition("=")
-        k, v = k.strip(), v.strip()
-        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_]{0,30}", k):
-            raise SceneError(f"cannot read setting {part[:40]!r}; expected name=value")
-        if v in ("true", "false"):
-            out.append((k, v == "true"))
-            continue
-        try:
-            out.append((k, int(v) if re.fullmatch(r"-?\d{1,12}", v) else float(v)))
-        except ValueError:
-            raise SceneError(f"{k} must be a number, got {v[:30]!r}") from None
-    return tuple(out)
+def load_surface(name: str, formula: str = "") -> surfaces.Surface:
+    """Return the Surface a scene names (a catalogue entry or a checked formula); raise SceneError if none."""
+    try:
+        return surfaces.load(name, formula)
+    except surfaces.FormulaError as e:
+        raise SceneError(f"formula: {e}") from None
+    except surfaces.SurfaceError as e:
+        raise SceneError(str(e)) from None
 
 
 DEFAULT_RACERS = (
@@ -163,23 +82,21 @@ class Scene:
     lesson: str = field(default="", compare=False)
 
     def check(self) -> Scene:
-        """Return self if every field is valid, else raise SceneError saying what to change."""
+        """Return self if every field is valid and the scene can be drawn, else raise SceneError saying what to change."""
         self._check_fields()
-        for r in self.racers:
-            try:
-                r.make()
-            except HyperparameterError as e:
-                raise SceneError(str(e)) from None
-            except KeyError:
-                raise SceneError(f"unknown optimizer {r.optimizer!r}") from None
+        check_racers(self.racers, SceneError)
         self._check_totals()
+        surf = load_surface(self.surface, self.formula)
+        if self.batch_size:
+            try:
+                surfaces.check_batch_size(surf, self.batch_size)
+            except surfaces.TraceError as e:
+                raise SceneError(str(e)) from None
         return self
 
     def _check_fields(self) -> None:
         """Raise SceneError for the first field that is out of its own range."""
-        import surfaces
-
-        if self.surface == "custom":
+        if self.surface == surfaces.CUSTOM:
             lo, hi = LIMITS["formula_chars"]
             if not (lo <= len(self.formula.strip()) <= hi):
                 raise SceneError(f"the formula must have 1 to {hi} characters, got {len(self.formula.strip())}")
@@ -223,29 +140,24 @@ class Scene:
             return replace(sc, racers=tuple(r.normalized() for r in sc.racers))
         return norm(self) == norm(other)
 
-    def with_(self, **changes) -> Scene:
-        """Return a copy with some fields changed."""
-        return replace(self, **changes)
-
     # -- the URL ---------------------------------------------------------------
     def to_query(self) -> dict[str, str | list[str]]:
         """Return the scene as URL query parameters; defaults are left out to keep links short."""
         d = Scene()
         q: dict[str, str | list[str]] = {"s": self.surface}
-        if self.surface == "custom":
+        if self.surface == surfaces.CUSTOM:
             q["f"] = self.formula
         if self.window is not None:
-            q["w"] = ",".join(_num(v) for v in (*self.window[0], *self.window[1]))
+            q["w"] = ",".join(num_text(v) for v in (*self.window[0], *self.window[1]))
         q["r"] = [r.to_text() for r in self.racers]
         if self.start is not None:
-            q["x0"] = f"{_num(self.start[0])},{_num(self.start[1])}"
+            q["x0"] = f"{num_text(self.start[0])},{num_text(self.start[1])}"
         if self.more_starts:
-            q["xs"] = ";".join(f"{_num(x)},{_num(y)}" for x, y in self.more_starts)
-        for key, name in (("rs", "random_starts"), ("n", "steps"), ("noise", "noise"), ("seed", "seed"),
-                          ("ns", "n_seeds"), ("b", "batch_size")):
+            q["xs"] = ";".join(f"{num_text(x)},{num_text(y)}" for x, y in self.more_starts)
+        for key, name, _ in _NUMBER_KEYS:
             v = getattr(self, name)
             if v != getattr(d, name):
-                q[key] = _num(v)
+                q[key] = num_text(v)
         return q
 
     @classmethod
@@ -256,81 +168,96 @@ class Scene:
         broken value does not lose the rest of a shared scene.
         """
         notes: list[str] = []
-        d = cls()
-        changes: dict[str, Any] = {}
-
-        def get(key):
-            v = params.get(key)
-            if isinstance(v, (list, tuple)):
-                return v[-1] if v else None
-            return v
-
-        def take(key, name, conv):
-            raw = get(key)
-            if raw is None:
-                return
-            try:
-                val = conv(raw)
-            except SceneError as e:
-                notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {e}")
-                return
-            except (ValueError, TypeError):
-                what = name.replace("_", " ")
-                notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {what} must be a number")
-                return
-            try:
-                replace(d, **{name: val})._check_fields()
-                changes[name] = val
-            except SceneError as e:
-                notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {e}")
-
-        surface = get("s")
-        if surface == "custom":
-            formula = str(get("f") or "")
-            try:
-                from .compute import load_surface
-
-                load_surface("custom", formula)  # the same safe parser as typed text
-                changes.update(surface="custom", formula=formula)
-            except SceneError as e:
-                notes.append(f"ignored the formula from the link: {e}")
-        elif surface is not None:
-            import surfaces
-
-            if surface in surfaces.CATALOGUE:
-                changes["surface"] = surface
-            else:
-                notes.append(f"ignored s={str(surface)[:40]!r} from the link: no such surface")
-        take("w", "window", _window)
-        take("x0", "start", _point)
-        take("xs", "more_starts", lambda t: tuple(_point(p) for p in t.split(";") if p)[:24])
-        take("rs", "random_starts", int)
-        take("n", "steps", int)
-        take("noise", "noise", float)
-        take("seed", "seed", int)
-        take("ns", "n_seeds", int)
-        take("b", "batch_size", int)
-        raw_racers = params.get("r")
-        if raw_racers is not None:
-            if isinstance(raw_racers, str):
-                raw_racers = [raw_racers]
-            racers = []
-            for text in list(raw_racers)[: LIMITS["racers"][1]]:
-                try:
-                    r = Racer.from_text(str(text))
-                    r.make()
-                    racers.append(r)
-                except (SceneError, HyperparameterError) as e:
-                    notes.append(f"ignored optimizer {str(text)[:40]!r} from the link: {e}")
-            if racers:
-                changes["racers"] = tuple(racers)
-        scene = replace(d, **changes)
+        changes = {**_surface_from_query(params, notes), **_fields_from_query(params, notes),
+                   **_racers_from_query(params, notes)}
+        scene = replace(cls(), **changes)
         try:
             scene.check()
         except SceneError as e:
             notes.append(f"the link's scene cannot be drawn ({e}); showing the default scene")
-            scene = d
+            scene = cls()
         return scene, notes
+
+
+# -- reading a link, one part at a time --------------------------------------------
+
+def _more_starts(text: str) -> tuple[tuple[float, float], ...]:
+    return tuple(_point(p) for p in text.split(";") if p)[: LIMITS["more_starts"][1]]
+
+
+#: (query key, Scene field, text -> value) for the fields a link writes as numbers
+_NUMBER_KEYS = (("rs", "random_starts", int), ("n", "steps", int), ("noise", "noise", float),
+                ("seed", "seed", int), ("ns", "n_seeds", int), ("b", "batch_size", int))
+
+
+def _last(params: Mapping[str, Any], key: str):
+    """Return the last value a link gives for ``key`` (a repeated key keeps its last), or None."""
+    v = params.get(key)
+    if isinstance(v, (list, tuple)):
+        return v[-1] if v else None
+    return v
+
+
+def _surface_from_query(params: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Return the surface (and formula) fields a link sets; note a part that cannot be used."""
+    surface = _last(params, "s")
+    if surface == surfaces.CUSTOM:
+        formula = str(_last(params, "f") or "")
+        try:
+            load_surface(surfaces.CUSTOM, formula)  # the same safe parser as typed text
+        except SceneError as e:
+            notes.append(f"ignored the formula from the link: {e}")
+            return {}
+        return {"surface": surfaces.CUSTOM, "formula": formula}
+    if surface is None:
+        return {}
+    if surface not in surfaces.CATALOGUE:
+        notes.append(f"ignored s={str(surface)[:40]!r} from the link: no such surface")
+        return {}
+    return {"surface": surface}
+
+
+def _field_from_query(params: Mapping[str, Any], key: str, name: str, conv, notes: list[str]) -> dict[str, Any]:
+    """Return ``{name: value}`` for one field a link sets, if the value is valid on its own; else note why not."""
+    raw = _last(params, key)
+    if raw is None:
+        return {}
+    try:
+        val = conv(raw)
+        replace(Scene(), **{name: val})._check_fields()
+    except InputError as e:
+        notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {e}")
+        return {}
+    except (ValueError, TypeError):
+        what = name.replace("_", " ")
+        notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {what} must be a number")
+        return {}
+    return {name: val}
+
+
+def _fields_from_query(params: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Return every window, start and number field a link sets validly; note the rest."""
+    changes: dict[str, Any] = {}
+    for key, name, conv in (("w", "window", _window), ("x0", "start", _point), ("xs", "more_starts", _more_starts),
+                            *_NUMBER_KEYS):
+        changes.update(_field_from_query(params, key, name, conv, notes))
+    return changes
+
+
+def _racers_from_query(params: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Return the racers a link lists (those that read and build); note each one that does not."""
+    raw = params.get("r")
+    if raw is None:
+        return {}
+    racers = []
+    for text in ([raw] if isinstance(raw, str) else list(raw))[: LIMITS["racers"][1]]:
+        try:
+            r = Racer.from_text(str(text))
+            r.make()
+            racers.append(r)
+        except (InputError, HyperparameterError) as e:
+            notes.append(f"ignored optimizer {str(text)[:40]!r} from the link: {e}")
+    return {"racers": tuple(racers)} if racers else {}
 
 
 def _in_range(what: str, value: Any, bounds: tuple, integer: bool = False) -> None:

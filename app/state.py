@@ -1,14 +1,16 @@
-"""Between widgets and the Scene: read a Scene from the session's widget values, and write one into them."""
+"""Between the surfaces panel's widgets and the Scene: read a Scene from the widget values, and write one into them.
+
+The racers' own widgets are mapped in ``app/controls.py``, shared with the MLP panel.
+"""
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from typing import Any
 
-from optim import OPTIMIZERS, SCHEDULES
-
-from .compute import main_start
-from .scene import PALETTE, Racer, Scene
+from .controls import read_racer, write_racers
+from .race import main_start
+from .scene import Scene
 
 #: widget keys starting with these are actions or views (buttons, downloads, uploads, the
 #: animator): Streamlit refuses values set for them, so they are never re-saved
@@ -27,11 +29,6 @@ def keep_widget_values(state: MutableMapping[str, Any]) -> None:
             state[key] = state[key]
 
 
-def racer_key(i: int, what: str, prefix: str = "r") -> str:
-    """Return the widget key of racer ``i``'s field ``what`` (prefix "r" on the surfaces panel, "m" on the MLP panel)."""
-    return f"{prefix}{i}_{what}"
-
-
 def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
     """Set every widget value so that the page shows ``scene`` (used for links and presets)."""
     state["surface"] = scene.surface
@@ -48,36 +45,6 @@ def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
         state[name] = int(getattr(scene, name))
     state["noise"] = float(scene.noise)
     write_racers(scene.racers, state, "r")
-
-
-def read_racer(i: int, state: MutableMapping[str, Any], prefix: str = "r") -> Racer:
-    """Return racer ``i`` as its widgets show it; only the hyperparameters of its optimizer are read."""
-    name = state[racer_key(i, "opt", prefix)]
-    hp = tuple((h.name, state.get(racer_key(i, h.name, prefix), h.default)) for h in OPTIMIZERS[name].hyperparameters)
-    sched = state.get(racer_key(i, "sched", prefix), "constant")
-    shp = tuple((h.name, state.get(racer_key(i, "s_" + h.name, prefix), h.default))
-                for h in SCHEDULES[sched].hyperparameters)
-    return Racer(name, hp, sched, shp, str(state.get(racer_key(i, "color", prefix), "")).upper())
-
-
-def write_racers(racers, state: MutableMapping[str, Any], prefix: str = "r") -> None:
-    """Set the widgets of a list of racers, replacing whatever racers the page showed."""
-    for k in [k for k in state if isinstance(k, str) and k.startswith(prefix) and "_" in k
-              and k[len(prefix):k.index("_")].isdigit()]:
-        del state[k]
-    ids = list(range(len(racers)))
-    state[f"{prefix}_ids"] = ids
-    state[f"{prefix}_next"] = len(ids)
-    for i, r in zip(ids, racers):
-        state[racer_key(i, "opt", prefix)] = r.optimizer
-        state[racer_key(i, "color", prefix)] = r.color or PALETTE[i % len(PALETTE)]
-        vals = r.values()
-        for h in OPTIMIZERS[r.optimizer].hyperparameters:
-            state[racer_key(i, h.name, prefix)] = h.kind(vals[h.name])
-        state[racer_key(i, "sched", prefix)] = r.schedule
-        given = dict(r.schedule_hp)
-        for h in SCHEDULES[r.schedule].hyperparameters:
-            state[racer_key(i, "s_" + h.name, prefix)] = h.kind(given.get(h.name, h.default))
 
 
 def parse_points(text: str) -> tuple[tuple[float, float], ...]:

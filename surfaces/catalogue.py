@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 from .data import DATA_ENTRIES, DataEntry
 from .formula import SurfaceError, formula_latex, parse_formula
-from .surface import Surface
+from .surface import Surface, from_formula
+
+#: the name under which a scene carries a student's formula instead of a catalogue entry
+CUSTOM = "custom"
 
 
 @dataclass(frozen=True)
@@ -148,4 +151,16 @@ def get(name: str) -> Surface:
     return entry.build(recipe=(get, (name,)))
 
 
-__all__ = ["Entry", "ENTRIES", "CATALOGUE", "get"]
+@functools.lru_cache(maxsize=64)
+def load(name: str, formula: str = "") -> Surface:
+    """Return the Surface a name gives: the catalogue entry, or for ``"custom"`` the formula read safely.
+
+    Raises FormulaError for a formula that cannot be read and SurfaceError for
+    an unknown name, each with a message for the student.
+    """
+    if name == CUSTOM:
+        return from_formula(formula)
+    return get(name)
+
+
+__all__ = ["Entry", "ENTRIES", "CATALOGUE", "CUSTOM", "get", "load"]

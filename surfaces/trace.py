@@ -69,6 +69,16 @@ def _check_start(start) -> np.ndarray:
     raise TraceError(f"the start must be a point (x, y) or an array of points of shape (N, 2), got shape {p.shape}")
 
 
+def check_batch_size(surface: Surface, batch_size) -> int:
+    """Return ``batch_size`` as an int if ``surface`` can draw mini-batches of it; raise TraceError if not."""
+    if not getattr(surface, "stochastic", False):
+        raise TraceError(
+            f"the {surface.title} surface is a fixed formula, not a mean over examples, so it has no "
+            "mini-batches; use gradient noise instead, or pick a data surface"
+        )
+    return _check_count(batch_size, "the batch size", 1, surface.n_examples)
+
+
 def _batch_stream(m: int, batch_size: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Return the example indices of each of ``steps`` steps, epoch after epoch of the article's sampler."""
     out: list[np.ndarray] = []
@@ -93,31 +103,11 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
     uses the mean gradient of one mini-batch from ``surfaces.batches.minibatches``
     (a fresh permutation per epoch, drawn from ``np.random.default_rng([seed, 1])``).
     """
-    steps = _check_count(steps, "the number of steps", 0, MAX_STEPS)
-    p0 = _check_start(start)
-    try:
-        noise = float(noise)
-    except (TypeError, ValueError):
-        raise TraceError(f"the gradient noise must be a number, got {noise!r}") from None
-    if not (math.isfinite(noise) and noise >= 0):
-        raise TraceError(f"the gradient noise must be zero or positive, got {noise}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TraceError(f"the seed must be a whole number >= 0, got {seed!r}")
+    steps, p0, noise = _check_request(start, steps, noise, seed)
     batches = None
     if batch_size is not None:
-        if not getattr(surface, "stochastic", False):
-            raise TraceError(
-                f"the {surface.title} surface is a fixed formula, not a mean over examples, so it has no "
-                "mini-batches; use gradient noise instead, or pick a data surface"
-            )
-        batch_size = _check_count(batch_size, "the batch size", 1, surface.n_examples)
+        batch_size = check_batch_size(surface, batch_size)
         batches = _batch_stream(surface.n_examples, batch_size, steps, np.random.default_rng([seed, 1]))
-    n = 1 if p0.ndim == 1 else len(p0)
-    _check_count(n, "the number of start points", 1, MAX_STARTS)
-    if (steps + 1) * n > MAX_POINTS:
-        raise TraceError(
-            f"{n} starts x {steps} steps is too much to record; keep starts x steps under {MAX_POINTS:,}"
-        )
 
     optimizer.reset()
     lr = np.array([optimizer.lr_at(t) for t in range(1, steps + 1)], dtype=float)
@@ -131,6 +121,37 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
         path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches)
 
     loss = _full_loss(surface, path)
+    _cut_at_divergence(path, loss, diverged)
+    if p0.ndim == 1:
+        path, loss, diverged = path[:, 0, :], loss[:, 0], diverged[0]
+    for a in (path, loss, lr):
+        a.flags.writeable = False
+    return Trace(path=path, loss=loss, diverged_at=diverged, lr=lr)
+
+
+def _check_request(start, steps, noise, seed) -> tuple[int, np.ndarray, float]:
+    """Return (steps, start array, noise) checked; raise TraceError naming the first value out of range."""
+    steps = _check_count(steps, "the number of steps", 0, MAX_STEPS)
+    p0 = _check_start(start)
+    try:
+        noise = float(noise)
+    except (TypeError, ValueError):
+        raise TraceError(f"the gradient noise must be a number, got {noise!r}") from None
+    if not (math.isfinite(noise) and noise >= 0):
+        raise TraceError(f"the gradient noise must be zero or positive, got {noise}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TraceError(f"the seed must be a whole number >= 0, got {seed!r}")
+    n = 1 if p0.ndim == 1 else len(p0)
+    _check_count(n, "the number of start points", 1, MAX_STARTS)
+    if (steps + 1) * n > MAX_POINTS:
+        raise TraceError(
+            f"{n} starts x {steps} steps is too much to record; keep starts x steps under {MAX_POINTS:,}"
+        )
+    return steps, p0, noise
+
+
+def _cut_at_divergence(path: np.ndarray, loss: np.ndarray, diverged: list[int | None]) -> None:
+    """Move each start's divergence back to its first non-finite loss, and blank (NaN) everything from there on."""
     bad = ~np.isfinite(loss)
     for i in np.flatnonzero(bad.any(axis=0)):
         first_bad = int(np.argmax(bad[:, i]))
@@ -140,11 +161,6 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
         if d is not None:
             path[d:, i] = np.nan
             loss[d:, i] = np.nan
-    if p0.ndim == 1:
-        path, loss, diverged = path[:, 0, :], loss[:, 0], diverged[0]
-    for a in (path, loss, lr):
-        a.flags.writeable = False
-    return Trace(path=path, loss=loss, diverged_at=diverged, lr=lr)
 
 
 def _full_loss(surface: Surface, path: np.ndarray) -> np.ndarray:
@@ -237,4 +253,4 @@ def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], n
     return path, diverged
 
 
-__all__ = ["Trace", "TraceError", "trace", "MAX_STEPS", "MAX_STARTS", "MAX_POINTS", "DIVERGENCE_LIMIT"]
+__all__ = ["Trace", "TraceError", "check_batch_size", "trace", "MAX_STEPS", "MAX_STARTS", "MAX_POINTS", "DIVERGENCE_LIMIT"]

@@ -1,4 +1,4 @@
-"""Exports and the command line: files read back with Pillow / imageio, and the CLI equals the app."""
+"""Exports and the command line: files read back with Pillow / imageio, compared with hand-computed races."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 from PIL import Image
 
-from app import compute, export, presets
-from app.scene import Racer, Scene
+from app import export, presets
+from app.race import Race, RacerRun, run_race
+from app.racer import Racer
+from app.scene import Scene
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = Scene(surface="himmelblau", racers=(Racer("adam", (("lr", 0.1),), color="#CC79A7"),
@@ -28,7 +31,7 @@ def test_frame_steps_cover_the_race_evenly():
 
 
 def test_gif_has_the_right_frame_count_size_and_moving_paths():
-    race = compute.run_race(SMALL)
+    race = run_race(SMALL)
     frames = export.render_frames(race, 12, size=(6.4, 4.8), dpi=100)
     data = export.gif_bytes(frames, fps=10)
     im = Image.open(io.BytesIO(data))
@@ -41,7 +44,7 @@ def test_gif_has_the_right_frame_count_size_and_moving_paths():
 
 
 def test_mp4_decodes_to_the_right_frames():
-    race = compute.run_race(SMALL)
+    race = run_race(SMALL)
     frames = export.render_frames(race, 10, size=(6.4, 4.8), dpi=100)
     data = export.mp4_bytes(frames, fps=10)
     video = iio.imread(data, extension=".mp4")
@@ -50,7 +53,7 @@ def test_mp4_decodes_to_the_right_frames():
 
 def test_csv_holds_every_point_of_every_path_and_blanks_after_divergence():
     scene = presets.get("lr_too_large")
-    race = compute.run_race(scene)
+    race = run_race(scene)
     rows = list(csv.DictReader(io.StringIO(export.race_csv(race))))
     assert len(rows) == len(scene.racers) * (scene.steps + 1)
     by = {}
@@ -66,7 +69,7 @@ def test_csv_holds_every_point_of_every_path_and_blanks_after_divergence():
 
 
 def test_png_still_is_a_png():
-    data = export.png_bytes(compute.run_race(SMALL), size=(6.4, 4.8), dpi=100)
+    data = export.png_bytes(run_race(SMALL), size=(6.4, 4.8), dpi=100)
     im = Image.open(io.BytesIO(data))
     assert im.format == "PNG" and im.size == (640, 480)
 
@@ -90,22 +93,78 @@ def test_cli_help_explains_every_option():
         assert opt in out.stdout
 
 
-def test_cli_csv_equals_the_apps_export_for_the_same_link(tmp_path):
-    from urllib.parse import urlencode
+# -- a hand-made race on the ravine 0.05 x^2 + 5 y^2, whose gradient is (0.1 x, 10 y) ---------------
 
-    link = "http://localhost:8501/surfaces?" + urlencode(SMALL.to_query(), doseq=True)
+def ravine_loss(x: float, y: float) -> float:
+    return 0.05 * x * x + 5 * y * y
+
+
+def hand_sgd(lr: float, start: tuple[float, float], steps: int) -> np.ndarray:
+    """Return the (steps + 1, 2) path of p <- p - lr g, written out here rather than taken from optim."""
+    x, y = start
+    out = [(x, y)]
+    for _ in range(steps):
+        x, y = x - lr * (0.1 * x), y - lr * (10 * y)
+        out.append((x, y))
+    return np.array(out)
+
+
+def hand_momentum(lr: float, beta: float, start: tuple[float, float], steps: int) -> np.ndarray:
+    """Return the path of v <- beta v + (1 - beta) g, p <- p - lr v (the article's moving-average momentum)."""
+    x, y = start
+    vx = vy = 0.0
+    out = [(x, y)]
+    for _ in range(steps):
+        vx, vy = beta * vx + (1 - beta) * (0.1 * x), beta * vy + (1 - beta) * (10 * y)
+        x, y = x - lr * vx, y - lr * vy
+        out.append((x, y))
+    return np.array(out)
+
+
+RAVINE = Scene(surface="ravine", racers=(Racer("sgd", (("lr", 0.18),), color="#0072B2"),
+                                         Racer("momentum", (("lr", 0.9), ("beta", 0.9)), color="#D55E00")),
+               start=(-9.0, 1.5), steps=30)
+
+
+def test_cli_csv_holds_the_hand_computed_paths_of_a_link(tmp_path):
+    link = "http://localhost:8501/surfaces?" + urlencode(RAVINE.to_query(), doseq=True)
     out = tmp_path / "paths.csv"
     res = run_cli("csv", "--link", link, "--out", str(out))
     assert res.returncode == 0, res.stderr
-    assert out.read_text() == export.race_csv(compute.run_race(SMALL))
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 2 * (RAVINE.steps + 1)
+    expected = {"SGD (lr=0.18)": (hand_sgd(0.18, (-9.0, 1.5), 30), 0.18),
+                "Momentum (lr=0.9)": (hand_momentum(0.9, 0.9, (-9.0, 1.5), 30), 0.9)}
+    for label, (path, lr) in expected.items():
+        mine = [r for r in rows if r["optimizer"] == label]
+        assert [int(r["step"]) for r in mine] == list(range(31))
+        got = np.array([[float(r["x"]), float(r["y"])] for r in mine])
+        np.testing.assert_allclose(got, path, rtol=1e-12, atol=1e-300)
+        assert [float(r["loss"]) for r in mine] == pytest.approx([ravine_loss(*p) for p in path], rel=1e-12)
+        assert mine[0]["lr"] == "" and all(float(r["lr"]) == lr for r in mine[1:])
 
 
-def test_cli_gif_equals_the_apps_frames(tmp_path):
+def hand_race(scene: Scene) -> Race:
+    """Return the race of a scene of SGD and momentum racers on the ravine, paths computed by hand."""
+    runs = []
+    for r in scene.racers:
+        v = r.values()
+        path = (hand_sgd(v["lr"], scene.start, scene.steps) if r.optimizer == "sgd"
+                else hand_momentum(v["lr"], v["beta"], scene.start, scene.steps))
+        loss = np.array([ravine_loss(*p) for p in path])
+        runs.append(RacerRun(r.label(), r.color, path[None, :, None, :], loss[None, :, None], [[None]],
+                             np.full(scene.steps, v["lr"])))
+    return Race(scene, np.array([scene.start]), tuple(runs))
+
+
+def test_cli_gif_shows_the_hand_computed_race(tmp_path):
+    scene = presets.get("ravine")
+    assert [r.optimizer for r in scene.racers] == ["sgd", "momentum"]
     out = tmp_path / "race.gif"
     res = run_cli("render", "--preset", "ravine", "--out", str(out), "--frames", "8", "--size", "640x480")
     assert res.returncode == 0, res.stderr
-    app_gif = export.gif_bytes(export.render_frames(compute.run_race(presets.get("ravine")), 8, size=(6.4, 4.8)))
-    a, b = Image.open(out), Image.open(io.BytesIO(app_gif))
+    hand_gif = export.gif_bytes(export.render_frames(hand_race(scene), 8, size=(6.4, 4.8)))
+    a, b = Image.open(out), Image.open(io.BytesIO(hand_gif))
     assert a.n_frames == b.n_frames == 8 and a.size == b.size == (640, 480)
     for k in (0, 7):
         a.seek(k)

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app import presets
+import surfaces
+from app import plots, presets
 from app.cli import scene_from_link
-from app.scene import LIMITS, PALETTE, Racer, Scene, SceneError
+from app.payload import RacePayloadError, check_payload, payload
+from app.plots import tick_label
+from app.race import main_start, run_race, starts_of, window_of
+from app.racer import PALETTE, Racer
+from app.scene import LIMITS, Scene, SceneError, load_surface
+from surfaces.formula import MAX_LENGTH
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def roundtrip(scene: Scene) -> tuple[Scene, list[str]]:
@@ -126,8 +139,6 @@ def test_point_budget_bounds_what_travels_to_the_browser():
 
 
 def test_a_link_with_a_window_but_no_start_starts_inside_that_window():
-    from app.compute import load_surface, main_start, starts_of
-
     formula = "2^x + 3y^2 - x*y/(1 + x^2)"
     surf = load_surface("custom", formula)
     assert surf.start == (2.1, -2.1)  # chosen near a corner of the surface's own window, (-3, 3) x (-3, 3)
@@ -144,19 +155,13 @@ def test_a_link_with_a_window_but_no_start_starts_inside_that_window():
 
 def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
     """A path ends lower than any grid point (at Rosenbrock's minimum, loss 0): it must still be drawn."""
-    import dataclasses
-
-    import numpy as np
-
-    from app import compute, plots
-
     scene = dataclasses.replace(Scene(), surface="rosenbrock", steps=5000, start=(1.2, 1.3),
                                 racers=(Racer("adam", (("lr", 0.01),), color=PALETTE[0]),))
-    surf = compute.load_surface(scene.surface, scene.formula)
-    race = compute.run_race(scene)
+    surf = load_surface(scene.surface, scene.formula)
+    race = run_race(scene)
     end = race.runs[0].path[0, -1, 0]
     assert np.hypot(*(end - (1, 1))) < 1e-3  # it reached the minimum, loss about 0
-    fig = plots.surface_3d(surf, compute.window_of(scene, surf), race)
+    fig = plots.surface_3d(surf, window_of(scene, surf), race)
     ax = fig.axes[0]
     (line,) = [ln for ln in ax.lines if ln.get_label() == race.runs[0].label]
     z = np.asarray(line.get_data_3d()[2], dtype=float)
@@ -173,6 +178,40 @@ def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
     (0.001, "0.001"), (4.8e5, "4.8e5"), (1.23e-5, "1.2e-5"), (1e-5, "1e-5"), (0.0, "0"), (-1234.0, "-1200"),
 ])
 def test_colour_bar_ticks_are_written_out_in_the_everyday_range(value, text):
-    from app.plots import tick_label
-
     assert tick_label(value) == text
+
+
+def test_every_racer_reaches_the_browser_with_a_colour():
+    """A link may name optimizers without colours: the palette, in Python only, gives each one in list order."""
+    scene, notes = scene_from_link("?s=bowl&n=5&r=sgd(lr%3D0.1)&r=adam(lr%3D0.1)%230072B2&r=momentum(lr%3D0.1)")
+    assert not notes
+    race = run_race(scene)
+    assert [r.color for r in race.runs] == [PALETTE[0], "#0072B2", PALETTE[2]]
+    view = payload(race, "")
+    check_payload(view)
+    assert [r["color"] for r in view["racers"]] == [PALETTE[0], "#0072B2", PALETTE[2]]
+    view["racers"][1]["color"] = ""
+    with pytest.raises(RacePayloadError, match="colour"):
+        check_payload(view)
+
+
+def test_check_refuses_mini_batches_the_surface_cannot_draw():
+    with pytest.raises(SceneError, match="no mini-batches"):
+        Scene(batch_size=5).check()
+    with pytest.raises(SceneError, match="between 1 and 40"):
+        Scene(surface="line_fit", batch_size=41).check()
+    Scene(surface="line_fit", batch_size=40, steps=10).check()
+
+
+def test_limits_stay_inside_what_the_surfaces_can_record():
+    assert LIMITS["steps"][1] <= surfaces.MAX_STEPS
+    assert LIMITS["paths"][1] <= surfaces.MAX_STARTS and LIMITS["points"][1] <= surfaces.MAX_POINTS
+    assert LIMITS["formula_chars"][1] <= MAX_LENGTH
+    assert LIMITS["batch_size"][1] == max(e.n_examples for e in surfaces.DATA_ENTRIES)
+
+
+def test_importing_the_surfaces_page_starts_no_thread():
+    code = "import threading, app.page_surfaces, app.images; print(threading.active_count())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import surfaces
-from app import presets
+from app import images, presets
 from optim import OPTIMIZERS
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
@@ -172,19 +174,13 @@ def test_rules_3d_and_share_tabs_render_when_opened():
 
 def test_catalogue_warming_waits_while_a_page_is_drawn(monkeypatch):
     """The warming thread has idle priority: it draws nothing while a surfaces page is running."""
-    import threading
-    import time
-
-    from app import page_surfaces
-
     subset = {k: surfaces.CATALOGUE[k] for k in ("bowl", "himmelblau")}
     monkeypatch.setattr(surfaces, "CATALOGUE", subset)
-    page_surfaces._surface_images.cache_clear()
-    monkeypatch.setattr(page_surfaces, "_pages_running", 1)
-    warm = threading.Thread(target=page_surfaces._warm_catalogue, daemon=True)
-    warm.start()
-    time.sleep(0.5)
-    assert warm.is_alive() and page_surfaces._surface_images.cache_info().currsize == 0
-    page_surfaces._pages_running = 0
+    images._surface_images.cache_clear()
+    warm = threading.Thread(target=images.warm_catalogue, daemon=True)
+    with images.page_drawing():
+        warm.start()
+        time.sleep(0.5)
+        assert warm.is_alive() and images._surface_images.cache_info().currsize == 0
     warm.join(timeout=60)
-    assert not warm.is_alive() and page_surfaces._surface_images.cache_info().currsize == 2
+    assert not warm.is_alive() and images._surface_images.cache_info().currsize == 2

@@ -22,7 +22,7 @@ from support import ARTIFACTS, READY, ROOT, launch, require_chromium, serve
 
 DEMO = ROOT / "tests" / "apps" / "race_demo.py"
 
-from app.race_component import RacePayloadError, check_payload  # noqa: E402
+from app.payload import RacePayloadError, check_payload  # noqa: E402
 
 sys.path.insert(0, str(DEMO.parent))
 from race_demo import EXTENT, demo_payload  # noqa: E402

@@ -182,3 +182,13 @@ def test_rosenbrock_by_hand():
     assert s.loss(p) == pytest.approx(24.2)
     np.testing.assert_allclose(s.grad(p), [-215.6, -88.0])
     np.testing.assert_allclose(s.hessian(np.array([1.0, 1.0])), [[802, -400], [-400, 200]])
+
+
+def test_load_gives_a_catalogue_surface_or_a_formulas():
+    assert surfaces.load("bowl") is get("bowl")
+    custom = surfaces.load(surfaces.CUSTOM, "x^2 + 3y^2")
+    assert float(custom.loss(np.array([1.0, 2.0]))) == pytest.approx(1 + 3 * 4)
+    with pytest.raises(SurfaceError, match="unknown surface"):
+        surfaces.load("nowhere")
+    with pytest.raises(surfaces.FormulaError):
+        surfaces.load(surfaces.CUSTOM, "__import__('os')")

@@ -17,8 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from app import compute, plots  # noqa: E402
-from app.scene import PALETTE, Racer, Scene  # noqa: E402
+from app import plots  # noqa: E402
+from app.payload import payload  # noqa: E402
+from app.race import run_race  # noqa: E402
+from app.racer import PALETTE, Racer  # noqa: E402
+from app.scene import Scene, load_surface  # noqa: E402
 
 RACERS = tuple(Racer(n, (("lr", lr),), color=PALETTE[i])
                for i, (n, lr) in enumerate([("sgd", 1e-3), ("momentum", 1e-3), ("rmsprop", 1e-2), ("adam", 5e-2)]))
@@ -26,23 +29,23 @@ RACERS = tuple(Racer(n, (("lr", lr),), color=PALETTE[i])
 
 def scene_build_ms(surface: str, repeats: int = 15) -> tuple[float, float]:
     """Return (median, max) ms to build a new scene (race + payload) on a surface already shown."""
-    surf = compute.load_surface(surface)
+    surf = load_surface(surface)
     image = plots.contour_image(surf, surf.window)  # rendered once per surface and window, then cached
     times = []
     for k in range(repeats):
         # a new start each time, so nothing is reused but the surface and its background
         scene = Scene(surface=surface, racers=RACERS, steps=1000, start=(surf.start[0] + 1e-3 * k, surf.start[1]))
         t = time.perf_counter()
-        compute.payload(compute.run_race(scene), image)
+        payload(run_race(scene), image)
         times.append(1000 * (time.perf_counter() - t))
     return statistics.median(times), max(times)
 
 
 def payload_kb(surface: str) -> float:
     """Return the size in KB of what travels to the browser for one 4 x 1000-step scene."""
-    surf = compute.load_surface(surface)
+    surf = load_surface(surface)
     scene = Scene(surface=surface, racers=RACERS, steps=1000)
-    p = compute.payload(compute.run_race(scene), plots.contour_image(surf, surf.window))
+    p = payload(run_race(scene), plots.contour_image(surf, surf.window))
     return len(json.dumps(p, separators=(",", ":")).encode()) / 1024
 
 

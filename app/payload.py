@@ -1,0 +1,142 @@
+"""What travels to the browser: the compact payload of a race, and its one check.
+
+The animator (``app/component``) trusts this payload: the check here is the
+only one, and every racer carries its colour (the palette is Python's only).
+
+Payload (JSON-able, built once per scene)::
+
+    {
+      "scene_id": str,         # a new id restarts playback; the same id keeps position and play state
+      "title": str,
+      "image": str,            # data:image/png|jpeg;base64,... covering exactly `extent`, top row = ymax
+      "extent": [xmin, xmax, ymin, ymax],
+      "steps": int,            # frames are 0..steps
+      "racers": [{"label": str, "color": "#rrggbb",
+                  "paths": [[x0, y0, x1, y1, ...], ...],   # per start, finite points only
+                  "loss": [[l0, l1, ...], ...],            # per start, one per point
+                  "diverged_at": [None | int, ...]}],      # per start
+      "minima": [[x, y], ...],
+      "loss_log": bool,        # initial state of the loss chart's log-scale switch
+      "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
+      "autoplay": bool,
+    }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .race import Race, RacerRun, window_of
+from .scene import load_surface
+
+_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+_REQUIRED = ("scene_id", "title", "image", "extent", "steps", "racers", "minima")
+
+
+class RacePayloadError(ValueError):
+    """The race payload cannot be drawn; the message says which part is wrong."""
+
+
+def check_payload(payload: Mapping[str, Any]) -> None:
+    """Return nothing if ``payload`` has the shape the animator draws; raise RacePayloadError if not."""
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise RacePayloadError(f"race payload is missing {', '.join(missing)}")
+    extent = payload["extent"]
+    if (
+        len(extent) != 4
+        or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in extent)
+        or not (extent[0] < extent[1] and extent[2] < extent[3])
+    ):
+        raise RacePayloadError(
+            f"extent must be [xmin, xmax, ymin, ymax] with xmin < xmax and ymin < ymax, got {extent}"
+        )
+    steps = payload["steps"]
+    if not isinstance(steps, int) or steps < 0:
+        raise RacePayloadError(f"steps must be a whole number >= 0, got {steps!r}")
+    image = payload["image"]
+    if image and not str(image).startswith(("data:image/png;base64,", "data:image/jpeg;base64,")):
+        raise RacePayloadError("image must be a data:image/png or data:image/jpeg base64 URL")
+    for racer in payload["racers"]:
+        _check_racer(racer, steps)
+
+
+def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
+    """Raise RacePayloadError unless the racer has a colour and one path, loss list and divergence per start."""
+    label = racer.get("label", "?")
+    if not _COLOR.fullmatch(str(racer.get("color", ""))):
+        raise RacePayloadError(f"racer {label!r} needs a colour written #rrggbb, got {racer.get('color')!r}")
+    paths, losses, diverged = racer.get("paths"), racer.get("loss"), racer.get("diverged_at")
+    if paths is None or losses is None or diverged is None:
+        raise RacePayloadError(f"racer {label!r} needs paths, loss and diverged_at")
+    if not (len(paths) == len(losses) == len(diverged)):
+        raise RacePayloadError(
+            f"racer {label!r} has {len(paths)} paths, {len(losses)} loss lists and "
+            f"{len(diverged)} diverged_at entries; they must match (one per start)"
+        )
+    for j, (path, loss) in enumerate(zip(paths, losses)):
+        if len(path) % 2 or len(path) // 2 != len(loss):
+            raise RacePayloadError(
+                f"racer {label!r}, start {j}: the path holds {len(path) / 2:g} points "
+                f"but the loss has {len(loss)} values"
+            )
+        if len(loss) > steps + 1:
+            raise RacePayloadError(
+                f"racer {label!r}, start {j}: {len(loss)} points is more than steps + 1"
+            )
+
+
+def _decimals(span: float) -> int:
+    """Return how many decimals keep a coordinate to 1/5000 of the window: finer than a screen shows."""
+    return max(0, int(math.ceil(-math.log10(span / 5000.0))))
+
+
+def _sig(v: float, digits: int = 4) -> float:
+    """Return ``v`` rounded to ``digits`` significant digits: a loss the chart shows, in fewer bytes."""
+    return float(f"{v:.{digits}g}")
+
+
+def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool = True) -> dict:
+    """Return the compact JSON-able description of a race that the animator draws."""
+    scene = race.scene
+    surf = load_surface(scene.surface, scene.formula)
+    (x0, x1), (y0, y1) = window_of(scene, surf)
+    dx, dy = _decimals(x1 - x0), _decimals(y1 - y0)
+    racers = [_racer_payload(run, dx, dy) for run in race.runs]
+    flat_loss = np.concatenate([np.asarray(v) for r in racers for v in r["loss"] if len(v)] or [np.ones(1)])
+    scene_id = hashlib.sha1(repr(scene.to_query()).encode()).hexdigest()[:16]
+    return {
+        "scene_id": scene_id,
+        "title": surf.title,
+        "image": image,
+        "extent": [x0, x1, y0, y1],
+        "steps": scene.steps,
+        "racers": racers,
+        "minima": [[float(a), float(b)] for a, b in surf.minima],
+        "loss_log": bool(np.all(flat_loss > 0) and flat_loss.max() / max(flat_loss.min(), 1e-300) > 100),
+        "presenter": presenter,
+        "autoplay": autoplay,
+    }
+
+
+def _racer_payload(run: RacerRun, dx: int, dy: int) -> dict:
+    """Return one racer's part of the payload: per (seed, start), its finite points rounded and its losses."""
+    paths, losses, divs = [], [], []
+    for s in range(run.path.shape[0]):
+        for k in range(run.path.shape[2]):
+            p, lo = run.path[s, :, k], run.loss[s, :, k]
+            div = run.diverged_at[s][k]
+            keep = div if div is not None else len(p)
+            flat = np.empty(2 * keep)
+            flat[0::2] = np.round(p[:keep, 0], dx)
+            flat[1::2] = np.round(p[:keep, 1], dy)
+            paths.append(flat.tolist())
+            losses.append([_sig(v) for v in lo[:keep].tolist()])
+            divs.append(div)
+    return {"label": run.label, "color": run.color, "paths": paths, "loss": losses, "diverged_at": divs}
