@@ -29,9 +29,9 @@ def _cases():
         ("nesterov", dict(lr=1e-3, beta=0.9, nesterov=True),
          lambda p: o.SGD(p, lr=1e-3 * (1 - 0.9), momentum=0.9, nesterov=True)),
         # PyTorch's own form: the same lr, no rescaling (dampening=0 is torch's default)
-        ("heavy_ball", dict(lr=1e-4, beta=0.9), lambda p: o.SGD(p, lr=1e-4, momentum=0.9)),
-        ("heavy_ball_nesterov", dict(lr=1e-4, beta=0.9, nesterov=True),
-         lambda p: o.SGD(p, lr=1e-4, momentum=0.9, nesterov=True)),
+        ("heavy_ball", dict(lr=1e-3, beta=0.9), lambda p: o.SGD(p, lr=1e-3, momentum=0.9)),
+        ("heavy_ball_nesterov", dict(lr=1e-3, beta=0.9, nesterov=True),
+         lambda p: o.SGD(p, lr=1e-3, momentum=0.9, nesterov=True)),
         ("rmsprop", dict(lr=1e-3, beta=0.9, eps=1e-4), lambda p: o.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-4)),
         ("adam", dict(lr=1e-2), lambda p: o.Adam(p, lr=1e-2, betas=(0.9, 0.999), eps=1e-8)),
         ("adagrad", dict(lr=1e-1, eps=1e-10), lambda p: o.Adagrad(p, lr=1e-1, eps=1e-10)),
