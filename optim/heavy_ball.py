@@ -19,13 +19,14 @@ class HeavyBall(Optimizer):
     """
 
     name = "heavy_ball"
-    title = "Heavy ball"
+    title = "Heavy-ball momentum"
     hyperparameters = (LR, BETA, NESTEROV)
     rule_latex = (
         r"\begin{aligned} v_t &= \beta\, v_{t-1} + g_t \\"
         r" \theta_t &= \theta_{t-1} - \eta\, v_t"
         r" \quad\text{(Nesterov: } \theta_t = \theta_{t-1} - \eta\,(g_t + \beta v_t)\text{)} \\"
-        r" &\text{a running sum: steps up to } \tfrac{1}{1-\beta} \text{ times larger than the moving-average form}\end{aligned}"
+        r" &\text{steps up to } \tfrac{1}{1-\beta} \text{ times larger than the moving-average} \\"
+        r" &\text{form } (v_t = \beta v_{t-1} + (1-\beta) g_t) \text{ at the same } \eta\end{aligned}"
     )
     state_names = ("v",)
     torch_equivalent = "torch.optim.SGD(lr=lr, momentum=beta, nesterov=nesterov)"

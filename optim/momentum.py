@@ -12,7 +12,7 @@ OVERLAP_NOTE = (
     "At the same learning rate, moving-average momentum takes steps of the same size as SGD's, only "
     "smoothed, so where the gradient changes slowly the two curves lie on top of each other: momentum "
     "is not doing nothing, it is averaging gradients that hardly differ. PyTorch's heavy-ball form "
-    "(v = beta v + g, here \"Heavy ball\") takes steps up to 1/(1 - beta) times larger, 10 times at "
+    "(v = beta v + g, here \"Heavy-ball momentum\") takes steps up to 1/(1 - beta) times larger, 10 times at "
     "beta = 0.9; the same heavy ball is moving-average momentum with lr multiplied by 1/(1 - beta)."
 )
 
@@ -46,8 +46,8 @@ class Momentum(Optimizer):
         r"\begin{aligned} v_t &= \beta\, v_{t-1} + (1-\beta)\, g_t \\"
         r" \theta_t &= \theta_{t-1} - \eta\, v_t"
         r" \quad\text{(Nesterov: } \theta_t = \theta_{t-1} - \eta\,(\beta v_t + (1-\beta) g_t)\text{)} \\"
-        r" &\text{a moving average: steps as long as SGD's, smoothed; PyTorch's heavy ball }"
-        r" (v_t = \beta v_{t-1} + g_t) \text{ takes steps up to } \tfrac{1}{1-\beta} \text{ times larger}\end{aligned}"
+        r" &\text{steps as large as SGD's, only smoothed; the heavy ball} \\"
+        r" &(v_t = \beta v_{t-1} + g_t) \text{ takes steps up to } \tfrac{1}{1-\beta} \text{ times larger}\end{aligned}"
     )
     state_names = ("v",)
     torch_equivalent = "torch.optim.SGD(lr=lr*(1-beta), momentum=beta, nesterov=nesterov)"

@@ -130,10 +130,10 @@ def test_rosenbrock_sgd_and_momentum_overlap_heavy_ball_then_adam_arrive():
         assert abs(np.hypot(*(end[name] - 1)) - 0.55) < 0.03 and hit[name] is None
     assert abs(np.hypot(*(end["RMSProp"] - 1)) - 0.1) < 0.02 and hit["RMSProp"] is None
     assert hit["Adam"] is not None and abs(hit["Adam"] - 1135) <= 0.05 * 1135
-    assert hit["Heavy ball"] is not None and abs(hit["Heavy ball"] - 617) <= 0.05 * 617
-    assert hit["Heavy ball"] < hit["Adam"]
+    assert hit["Heavy-ball momentum"] is not None and abs(hit["Heavy-ball momentum"] - 617) <= 0.05 * 617
+    assert hit["Heavy-ball momentum"] < hit["Adam"]
     # the same lr and beta for both momentum forms: only the form differs
-    assert by_label(runs, "Momentum").label.replace("Momentum", "") == by_label(runs, "Heavy ball").label.replace("Heavy ball", "")
+    assert by_label(runs, "Momentum").label[len("Momentum"):] == by_label(runs, "Heavy-ball momentum").label[len("Heavy-ball momentum"):]
 
 
 def test_saddle_sgd_lingers_momentum_leaves_last_adaptive_methods_never_come_close():
