@@ -73,10 +73,10 @@ def path_length(path: np.ndarray) -> float:
     return float(np.nansum(np.hypot(*np.diff(path, axis=0).T)))
 
 
-def hausdorff(a: np.ndarray, b: np.ndarray) -> float:
-    """Return the largest distance from a point of one path to the other path (0 when one hides the other)."""
+def directed_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Return the largest distance from a point of path ``a`` to path ``b`` (0 when ``b`` covers ``a``)."""
     d = np.hypot(*(a[:, None, :] - b[None, :, :]).transpose(2, 0, 1))
-    return float(max(d.min(axis=1).max(), d.min(axis=0).max()))
+    return float(d.min(axis=1).max())
 
 
 def by_label(runs, prefix: str) -> Run:
@@ -169,7 +169,7 @@ def _rastrigin_grad(p):
 
 def test_rastrigin_every_method_stops_in_its_own_dimple_on_visible_distinct_paths():
     lesson, window, starts, runs = race_of("rastrigin_traps")
-    says(lesson, "stops in the dimple it starts in", "reaches the global minimum at (0, 0), 1 of 4")
+    says(lesson, "stops in the dimple it starts in", "Momentum rolls back and forth", "SGD slides straight", "reaches the global minimum at (0, 0), 1 of 4")
     assert len(starts) == 4
     width = window[0][1] - window[0][0]
     tol = 0.01 * diagonal(window)
@@ -185,12 +185,12 @@ def test_rastrigin_every_method_stops_in_its_own_dimple_on_visible_distinct_path
             assert np.hypot(*(np.nanmax(path, 0) - np.nanmin(path, 0))) >= 0.08 * width, (run.label, k)
     sgd, adam, mom = by_label(runs, "SGD"), by_label(runs, "Adam"), by_label(runs, "Momentum")
     for k, start in enumerate(starts):
+        # no racer hidden: racers are drawn in order, later ones on top, so some point of each path
+        # lies at least 2 % of the window (about 12 px) away from every path drawn over it
         paths = [r.path[0, :, k] for r in runs]
-        # no racer hidden under another: some point of each path lies 2 % of the window off the others
-        for i in range(len(paths)):
-            for j in range(i + 1, len(paths)):
-                assert hausdorff(paths[i], paths[j]) >= 0.02 * width, (k, i, j)
-        straight = np.hypot(*(paths[0][-1] - start))
+        for i in range(len(paths) - 1):
+            assert directed_distance(paths[i], np.concatenate(paths[i + 1:])) >= 0.02 * width, (runs[i].label, k)
+        straight = np.hypot(*(sgd.path[0, -1, k] - start))
         assert path_length(sgd.path[0, :, k]) < 1.05 * straight  # slides straight in
         assert path_length(adam.path[0, :, k]) > 1.5 * straight  # overshoots and curls
         assert path_length(mom.path[0, :, k]) > 5 * straight  # rolls back and forth
