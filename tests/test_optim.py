@@ -100,6 +100,15 @@ def test_heavy_ball_steps_are_up_to_one_over_one_minus_beta_larger(b):
         assert before_h - ph[0] == pytest.approx(lr * g * (1 - b**t) / (1 - b), rel=1e-9)
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_heavy_ball_is_the_moving_average_at_lr_over_one_minus_beta(nesterov):
+    # the heavy ball's v is the moving average's v divided by (1 - beta), so the iterates agree when lr is too
+    b, lr = 0.8, 0.03
+    hb = run("heavy_ball", quad_grad, [1.5, -0.5], 40, lr=lr, beta=b, nesterov=nesterov)
+    ema = run("momentum", quad_grad, [1.5, -0.5], 40, lr=lr / (1 - b), beta=b, nesterov=nesterov)
+    np.testing.assert_allclose(hb, ema, rtol=1e-12, atol=1e-15)
+
+
 def test_momentum_doc_and_rule_state_the_difference_between_the_forms():
     for cls in (OPTIMIZERS["momentum"], OPTIMIZERS["heavy_ball"]):
         assert r"\tfrac{1}{1-\beta}" in cls.rule_latex and "1/(1-beta) times larger" in " ".join(cls.__doc__.split())
