@@ -13,7 +13,7 @@ OVERLAP_NOTE = (
     "smoothed, so where the gradient changes slowly the two curves lie on top of each other: momentum "
     "is not doing nothing, it is averaging gradients that hardly differ. PyTorch's heavy-ball form "
     "(v = beta v + g, here \"Heavy-ball momentum\") takes steps up to 1/(1 - beta) times larger, 10 times at "
-    "beta = 0.9; the same heavy ball is moving-average momentum with lr multiplied by 1/(1 - beta)."
+    "beta = 0.9: it equals moving-average momentum run with lr / (1 - beta)."
 )
 
 BETA = _beta("beta", 0.9, "momentum, the decay rate of the moving average of gradients", r"\beta")
@@ -29,8 +29,8 @@ class Momentum(Optimizer):
     with ``nesterov=True`` the step looks ahead: :math:`p \leftarrow p - \eta(\beta v_t + (1-\beta) g_t)`.
 
     ``v`` is a weighted average of gradients (weights summing to at most 1), so a
-    step is never longer than SGD's largest: this form smooths SGD's steps,
-    it does not lengthen them. PyTorch's heavy-ball form (``HeavyBall``,
+    step is never longer than ``lr`` times the largest gradient seen so far:
+    this form smooths SGD's steps, it does not lengthen them. PyTorch's heavy-ball form (``HeavyBall``,
     ``v = beta v + g``) takes steps up to 1/(1-beta) times larger than this
     form at the same ``lr``.
 
