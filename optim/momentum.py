@@ -1,6 +1,6 @@
 """Gradient descent with momentum, in the article's exponential-moving-average form.
 
-``OVERLAP_NOTE`` is the sentence the app shows where SGD's and momentum's
+``OVERLAP_NOTE`` is the sentence for the app to show where SGD's and momentum's
 curves lie on top of each other at the same learning rate.
 """
 
