@@ -11,15 +11,16 @@ from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
 from .base import Optimizer
+from .heavy_ball import HeavyBall
 from .hyper import Hyperparameter, HyperparameterError
 from .lion import Lion
-from .momentum import Momentum
+from .momentum import OVERLAP_NOTE, Momentum
 from .rmsprop import RMSProp
 from .schedules import SCHEDULES, Schedule, make_schedule
 from .sgd import SGD
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (SGD, Momentum, RMSProp, Adam, Adagrad, AdamW, Lion)
+    cls.name: cls for cls in (SGD, Momentum, HeavyBall, RMSProp, Adam, Adagrad, AdamW, Lion)
 }
 
 
@@ -36,6 +37,6 @@ def make(name: str, **hyperparameters) -> Optimizer:
 
 __all__ = [
     "OPTIMIZERS", "SCHEDULES", "Hyperparameter", "HyperparameterError", "Optimizer",
-    "Schedule", "make", "make_schedule",
-    "SGD", "Momentum", "RMSProp", "Adam", "Adagrad", "AdamW", "Lion",
+    "OVERLAP_NOTE", "Schedule", "make", "make_schedule",
+    "SGD", "Momentum", "HeavyBall", "RMSProp", "Adam", "Adagrad", "AdamW", "Lion",
 ]

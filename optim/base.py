@@ -47,6 +47,8 @@ class Optimizer:
     state_names: ClassVar[tuple[str, ...]] = ()
     #: how the same algorithm is configured in torch.optim, or "" where it has none
     torch_equivalent: ClassVar[str] = ""
+    #: a sentence the app may show beside this optimizer's curves ("" when there is nothing to add)
+    note: ClassVar[str] = ""
 
     def __init__(self, schedule: str | Schedule | None = None, schedule_params: dict | None = None, **hp: Any):
         self.hp = validate_all(self.hyperparameters, hp, f"{self.title or self.name}")

@@ -62,6 +62,60 @@ def test_nesterov_hand_steps():
     assert p[0] == pytest.approx(0.9268, abs=1e-12)
 
 
+def test_heavy_ball_hand_steps():
+    lr, b = 0.1, 0.9
+    opt = make("heavy_ball", lr=lr, beta=b)
+    p = np.array([1.0])
+    # by hand: v1 = 2 ; p1 = 1 - 0.2 = 0.8
+    #          v2 = 0.9*2 + 1 = 2.8 ; p2 = 0.8 - 0.28 = 0.52
+    #          v3 = 0.9*2.8 - 1 = 1.52 ; p3 = 0.52 - 0.152 = 0.368
+    for gi, e in zip([2.0, 1.0, -1.0], [0.8, 0.52, 0.368]):
+        opt.step([p], [np.array([gi])])
+        assert p[0] == pytest.approx(e, abs=1e-12)
+
+
+def test_heavy_ball_nesterov_hand_steps():
+    opt = make("heavy_ball", lr=0.1, beta=0.9, nesterov=True)
+    p = np.array([1.0])
+    # v1 = 2 ; step = 0.1*(2 + 0.9*2) = 0.38 -> 0.62
+    opt.step([p], [np.array([2.0])])
+    assert p[0] == pytest.approx(0.62, abs=1e-12)
+    # v2 = 0.9*2 + 1 = 2.8 ; step = 0.1*(1 + 0.9*2.8) = 0.352 -> 0.268
+    opt.step([p], [np.array([1.0])])
+    assert p[0] == pytest.approx(0.268, abs=1e-12)
+
+
+@pytest.mark.parametrize("b", [0.5, 0.9, 0.99])
+def test_heavy_ball_steps_are_up_to_one_over_one_minus_beta_larger(b):
+    # On a constant gradient g the t-th step is lr g (1 - b^t) for the moving average and
+    # lr g (1 - b^t) / (1 - b) for the heavy ball (geometric sums): the ratio is 1/(1 - b) from step 1.
+    lr, g, steps = 0.01, 3.0, 400
+    ema, hb = make("momentum", lr=lr, beta=b), make("heavy_ball", lr=lr, beta=b)
+    pe, ph = np.array([0.0]), np.array([0.0])
+    for t in range(1, steps + 1):
+        before_e, before_h = pe[0], ph[0]
+        ema.step([pe], [np.array([g])])
+        hb.step([ph], [np.array([g])])
+        assert before_e - pe[0] == pytest.approx(lr * g * (1 - b**t), rel=1e-9)
+        assert before_h - ph[0] == pytest.approx(lr * g * (1 - b**t) / (1 - b), rel=1e-9)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_heavy_ball_is_the_moving_average_at_lr_over_one_minus_beta(nesterov):
+    # the heavy ball's v is the moving average's v divided by (1 - beta), so the iterates agree when lr is too
+    b, lr = 0.8, 0.03
+    hb = run("heavy_ball", quad_grad, [1.5, -0.5], 40, lr=lr, beta=b, nesterov=nesterov)
+    ema = run("momentum", quad_grad, [1.5, -0.5], 40, lr=lr / (1 - b), beta=b, nesterov=nesterov)
+    np.testing.assert_allclose(hb, ema, rtol=1e-12, atol=1e-15)
+
+
+def test_momentum_doc_and_rule_state_the_difference_between_the_forms():
+    for cls in (OPTIMIZERS["momentum"], OPTIMIZERS["heavy_ball"]):
+        assert r"\tfrac{1}{1-\beta}" in cls.rule_latex and "1/(1-beta) times larger" in " ".join(cls.__doc__.split())
+        assert "1/(1 - beta)" in cls.note and "on top of each other" in cls.note
+    assert optim.OVERLAP_NOTE == OPTIMIZERS["momentum"].note
+
+
 def test_rmsprop_hand_steps():
     lr, b, eps = 0.01, 0.9, 1e-4
     opt = make("rmsprop", lr=lr, beta=b, eps=eps)
@@ -146,6 +200,8 @@ def test_momentum_with_beta_zero_is_sgd():
     a = run("momentum", quad_grad, [1.5, -0.5], 30, lr=0.07, beta=0.0)
     b = run("sgd", quad_grad, [1.5, -0.5], 30, lr=0.07)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
+    c = run("heavy_ball", quad_grad, [1.5, -0.5], 30, lr=0.07, beta=0.0)
+    np.testing.assert_allclose(c, b, rtol=0, atol=1e-15)
 
 
 def test_adamw_with_zero_decay_is_adam():

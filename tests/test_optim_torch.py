@@ -28,6 +28,10 @@ def _cases():
         ("momentum", dict(lr=1e-3, beta=0.9), lambda p: o.SGD(p, lr=1e-3 * (1 - 0.9), momentum=0.9)),
         ("nesterov", dict(lr=1e-3, beta=0.9, nesterov=True),
          lambda p: o.SGD(p, lr=1e-3 * (1 - 0.9), momentum=0.9, nesterov=True)),
+        # PyTorch's own form: the same lr, no rescaling (dampening=0 is torch's default)
+        ("heavy_ball", dict(lr=1e-3, beta=0.9), lambda p: o.SGD(p, lr=1e-3, momentum=0.9)),
+        ("heavy_ball_nesterov", dict(lr=1e-3, beta=0.9, nesterov=True),
+         lambda p: o.SGD(p, lr=1e-3, momentum=0.9, nesterov=True)),
         ("rmsprop", dict(lr=1e-3, beta=0.9, eps=1e-4), lambda p: o.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-4)),
         ("adam", dict(lr=1e-2), lambda p: o.Adam(p, lr=1e-2, betas=(0.9, 0.999), eps=1e-8)),
         ("adagrad", dict(lr=1e-1, eps=1e-10), lambda p: o.Adagrad(p, lr=1e-1, eps=1e-10)),
@@ -49,7 +53,7 @@ def max_difference(name, hp, torch_factory) -> float:
     """Return the largest |ours - torch| over STEPS steps of both on Rosenbrock."""
     import torch
 
-    ours = make({"nesterov": "momentum"}.get(name, name.split("+")[0]), **hp)
+    ours = make({"nesterov": "momentum", "heavy_ball_nesterov": "heavy_ball"}.get(name, name.split("+")[0]), **hp)
     p = np.array(START, dtype=np.float64)
     tp = torch.tensor(START, dtype=torch.float64, requires_grad=True)
     topt = torch_factory([tp])
@@ -69,7 +73,7 @@ def max_difference(name, hp, torch_factory) -> float:
     return worst
 
 
-@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("case", range(10))
 def test_matches_torch_step_for_step(case):
     name, hp, factory = _cases()[case]
     diff = max_difference(name, hp, factory)
