@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 import surfaces
+from app import presets
+from app.race import run_race
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,7 @@ class Run:
 def race_of(name: str):
     """Return (lesson, window ((x0, x1), (y0, y1)), starts (k, 2), runs) of preset ``name``, run by the app.
 
-    The one place that names the app's race API: after app/compute.py is split,
-    only these imports change.
     """
-    from app import presets
-    from app.compute import run_race
-
     scene = presets.get(name)
     race = run_race(scene)
     window = scene.window if scene.window is not None else tuple(map(tuple, surfaces.get(scene.surface).window))
@@ -277,8 +274,6 @@ def test_noise_floor_constant_rate_jitters_at_the_closed_form_level_decay_goes_b
 
 
 def test_every_preset_has_its_lesson_test():
-    from app import presets
-
     tested = {"ravine", "rosenbrock_race", "saddle_escape", "rastrigin_traps", "himmelblau_basins",
               "lr_too_large", "noise_floor"}
     assert set(presets.presets()) == tested
