@@ -92,7 +92,7 @@ def test_loss_chart_has_a_true_log_axis_and_racer_colours_in_racer_order():
 
 
 def test_every_data_set_control_has_a_readable_label():
-    from surfaces import datasets
+    from surfaces.network import datasets
 
     at = mlp_page()
     for name in datasets.DATASETS:
@@ -108,7 +108,7 @@ def test_every_data_set_control_has_a_readable_label():
 def test_results_table_says_how_fast_each_run_got_there():
     """Hand-made histories: the epoch-1 accuracy, the first epoch at >= 99 %, or 'not reached'."""
     from app.page_mlp import FAST_COLUMN, FIRST_COLUMN, _results_table
-    from surfaces.mlp import History
+    from surfaces.network.mlp import History
 
     def run(label, acc):
         h = History()

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surfaces import datasets as ds
-from surfaces.datasets import DATASETS, Dataset, DatasetError, from_csv
+from surfaces.network import datasets as ds
+from surfaces.network.datasets import DATASETS, Dataset, DatasetError, from_csv
 
 
 def check_dataset(d: Dataset, n_features: int, n_total: int | None = None, test_fraction: float = 0.25):

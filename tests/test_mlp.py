@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import optim
-from surfaces.mlp import MLP, History, MLPError, first_epoch_reaching, train
+from surfaces.network.mlp import MLP, History, MLPError, first_epoch_reaching, train
 
 
 def reference_loss(params, X, y):
-    """Mean BCE of a ReLU net written from the textbook formulas, independently of surfaces.mlp."""
+    """Mean BCE of a ReLU net written from the textbook formulas, independently of surfaces.network.mlp."""
     a = X
     for W, b in zip(params[0:-2:2], params[1:-2:2]):
         a = np.maximum(a @ W + b, 0.0)
@@ -362,7 +362,7 @@ def test_bad_inputs_have_clear_messages():
 
 
 def test_article_experiment_same_start_for_every_racer(capsys):
-    from surfaces.experiment import ARTICLE_TRAIN_ACC, main, run_article_experiment
+    from surfaces.network.experiment import ARTICLE_TRAIN_ACC, main, run_article_experiment
 
     seen = []
     both = run_article_experiment(epochs=2, hidden=[8], optimizers=["adam", "sgd"],

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import optim  # noqa: E402
 from surfaces.batches import minibatches  # noqa: E402
-from surfaces.experiment import format_table, run_article_experiment  # noqa: E402
-from surfaces.mlp import MLP, train  # noqa: E402
+from surfaces.network.experiment import format_table, run_article_experiment  # noqa: E402
+from surfaces.network.mlp import MLP, train  # noqa: E402
 
 M, N, HIDDEN, BATCH = 259, 12288, 100, 32
 #: blocks each side runs in turn, and the pause (s) before each block for the other side's threads to sleep
@@ -123,7 +123,7 @@ class Floor:
 
     Everything else a real epoch does (the second layer, ReLU, the loss,
     biases, Python) is left out. ``Floor(X)`` makes these calls with NumPy,
-    the way ``surfaces.mlp`` lays its arrays out (weights ``inputs x units``);
+    the way ``surfaces.network.mlp`` lays its arrays out (weights ``inputs x units``);
     ``Floor(X, torch=True)`` makes the same four with torch, the way
     ``nn.Linear`` lays them out (weights ``units x inputs``). Each batch's
     four calls are timed one by one, so the two libraries can be compared
@@ -149,7 +149,7 @@ class Floor:
             self.calls = self._numpy_calls()
 
     def _numpy_calls(self):
-        def gather(idx):  # mode="clip" is how surfaces.mlp.train gathers; the default mode is 3x slower
+        def gather(idx):  # mode="clip" is how surfaces.network.mlp.train gathers; the default mode is 3x slower
             return np.take(self.X, idx, axis=0, out=self.xb[:len(idx)], mode="clip")
 
         def forward(xb):
@@ -200,7 +200,7 @@ class Floor:
 
 
 def time_train_loop(X, y, epochs: int) -> float:
-    """Return seconds per epoch of ``surfaces.mlp.train`` itself, full-data loss and accuracy included."""
+    """Return seconds per epoch of ``surfaces.network.mlp.train`` itself, full-data loss and accuracy included."""
     model = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
     hist = train(model, optim.make("adam", lr=0.01), X, y, epochs=epochs, batch_size=BATCH, seed=1)
     return hist.wall_time / epochs
@@ -302,7 +302,7 @@ def main() -> None:
                   + ", ".join(f"{k} {v:.2f} {'PASS' if v <= 1.0 else 'MISS'}" for k, v in ratios.items()))
     torch.set_num_threads(default_threads)
     t_loop = time_train_loop(X, y, args.epochs)
-    print(f"surfaces.mlp.train with Adam, per epoch incl. full-data loss and accuracy: {t_loop * 1e3:.2f} ms")
+    print(f"surfaces.network.mlp.train with Adam, per epoch incl. full-data loss and accuracy: {t_loop * 1e3:.2f} ms")
 
     if not args.skip_experiment:
         t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .batches import minibatches
+from ..batches import minibatches
 
 MAX_HIDDEN_LAYERS = 6
 MAX_HIDDEN_UNITS = 1024
