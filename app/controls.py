@@ -6,6 +6,8 @@ import streamlit as st
 
 from optim import Hyperparameter
 
+from .state import read_racer, write_racers  # noqa: F401  (their home after the renovation)
+
 
 def _step(h: Hyperparameter, value: float) -> float:
     if h.log:

@@ -107,7 +107,8 @@ def test_every_data_set_control_has_a_readable_label():
 
 def test_results_table_says_how_fast_each_run_got_there():
     """Hand-made histories: the epoch-1 accuracy, the first epoch at >= 99 %, or 'not reached'."""
-    from app.page_mlp import FAST_COLUMN, FIRST_COLUMN, _results_table
+    from app.mlp_results import FAST_COLUMN, FIRST_COLUMN, results_table
+    from surfaces.network.experiment import TrainedRun, Training
     from surfaces.network.mlp import History
 
     def run(label, acc):
@@ -115,10 +116,25 @@ def test_results_table_says_how_fast_each_run_got_there():
         for epoch, a in enumerate(acc, start=1):
             h.append({"epoch": epoch, "batch_loss_mean": 0.1, "batch_loss_last": 0.1, "train_loss": 0.1,
                       "train_acc": a})
-        return {"label": label, "history": h.to_dict()}  # as a training job hands it to the page
+        return TrainedRun(label, "", h)  # as the training driver hands it to the page
 
-    df = _results_table({"runs": [run("fast", [0.6, 0.98, 0.99, 1.0]), run("slow", [0.4, 0.7, 0.9, 0.985])]})
+    df = results_table(Training("hand-made", 4, 0, False, [run("fast", [0.6, 0.98, 0.99, 1.0]),
+                                                           run("slow", [0.4, 0.7, 0.9, 0.985])]))
     assert df[FIRST_COLUMN].tolist() == [0.6, 0.4]
     assert df[FAST_COLUMN].tolist() == ["3", "not reached"]  # 0.99 counts as reached; 0.985 does not
     assert df["train accuracy"].tolist() == [1.0, 0.985]
     assert df["test accuracy"].isna().all()  # no test split
+
+
+def test_training_csv_has_one_row_per_epoch_and_optimizer():
+    import csv
+    import io
+
+    from app.mlp_results import curves_csv
+    from surfaces.network.experiment import TrainedRun, Training
+    from surfaces.network.mlp import History
+
+    h = History(epoch=[1, 2], batch_loss_mean=[0.5, 0.4], batch_loss_last=[0.6, 0.3], train_loss=[0.5, 0.4],
+                train_acc=[0.7, 0.8])
+    rows = list(csv.DictReader(io.StringIO(curves_csv(Training("d", 2, 0, False, [TrainedRun("Adam", "", h)])))))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and rows[1]["train_acc"] == "0.8" and rows[0]["test_acc"] == ""

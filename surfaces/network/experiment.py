@@ -131,12 +131,14 @@ ARTICLE = Experiment(
 
 # -- cost ----------------------------------------------------------------------------------
 
-#: seconds of one core per unit of work, measured on the development machine by
-#: ``tests/benchmarks/bench_mlp.py --calibrate`` (least squares over small runs, one BLAS thread)
-SECONDS_PER_FLOP = 1.0e-9
-SECONDS_PER_BATCH = 60e-6
-SECONDS_PER_BATCH_LAYER = 25e-6
-SECONDS_PER_STEP_PARAMETER = 4e-9
+#: seconds of one core per unit of work, fitted (least squares on relative error) to 15 timed Adam
+#: trainings from 0.06 to 9 s on the development machine with one BLAS thread; the fit is within a
+#: factor 0.6-1.3 of each. ``python tests/benchmarks/bench_mlp.py --calibrate`` measures them again.
+SECONDS_PER_FLOP = 4.3e-12
+SECONDS_PER_ACTIVATION = 2.1e-9
+SECONDS_PER_BATCH = 26e-6
+SECONDS_PER_BATCH_LAYER = 27e-6
+SECONDS_PER_STEP_PARAMETER = 8e-9
 
 
 def n_parameters(n_inputs: int, hidden: Sequence[int]) -> int:
@@ -145,22 +147,31 @@ def n_parameters(n_inputs: int, hidden: Sequence[int]) -> int:
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def estimated_seconds(experiment: Experiment, n_train: int, n_test: int, n_inputs: int) -> float:
-    """Return the estimated seconds of one core that ``run`` needs for ``experiment`` on data of this size.
+def cost_terms(experiment: Experiment, n_train: int, n_test: int, n_inputs: int) -> tuple[float, ...]:
+    """Return the work of one optimizer's training: (flops, activations, batches, batch-layers, step-parameters).
 
-    Per optimizer and epoch: each training example costs about 6 flops per
-    parameter (forward and backward), each evaluated example (training and
-    test set, after every epoch) 2; each mini-batch adds a fixed cost per
-    layer and the optimizer's step over every parameter.
+    Each training example costs about 6 flops per parameter (forward and
+    backward) and each evaluated example (the training and test sets, after
+    every epoch) 2; the elementwise work (ReLU, dropout, sigmoid) grows with
+    examples times hidden units; each mini-batch adds a fixed cost, one per
+    layer, and the optimizer's step over every parameter.
     """
     params = n_parameters(n_inputs, experiment.hidden)
+    units = sum(experiment.hidden)
     layers = len(experiment.hidden) + 1
     batches = math.ceil(n_train / experiment.batch_size)
-    flops = (6 * n_train + 2 * (n_train + n_test)) * params
-    per_epoch = (flops * SECONDS_PER_FLOP
-                 + batches * (SECONDS_PER_BATCH + layers * SECONDS_PER_BATCH_LAYER
-                              + params * SECONDS_PER_STEP_PARAMETER))
-    return per_epoch * experiment.epochs * len(experiment.racers)
+    evaluated = n_train + n_test
+    e = experiment.epochs
+    return ((6 * n_train + 2 * evaluated) * params * e, (3 * n_train + evaluated) * units * e, batches * e,
+            batches * layers * e, batches * params * e)
+
+
+def estimated_seconds(experiment: Experiment, n_train: int, n_test: int, n_inputs: int) -> float:
+    """Return the estimated seconds of one core that ``run`` needs for ``experiment`` on data of this size."""
+    rates = (SECONDS_PER_FLOP, SECONDS_PER_ACTIVATION, SECONDS_PER_BATCH, SECONDS_PER_BATCH_LAYER,
+             SECONDS_PER_STEP_PARAMETER)
+    one = sum(w * r for w, r in zip(cost_terms(experiment, n_train, n_test, n_inputs), rates))
+    return one * len(experiment.racers)
 
 
 class BudgetError(MLPError):
