@@ -138,3 +138,71 @@ def test_training_csv_has_one_row_per_epoch_and_optimizer():
                 train_acc=[0.7, 0.8])
     rows = list(csv.DictReader(io.StringIO(curves_csv(Training("d", 2, 0, False, [TrainedRun("Adam", "", h)])))))
     assert [r["epoch"] for r in rows] == ["1", "2"] and rows[1]["train_acc"] == "0.8" and rows[0]["test_acc"] == ""
+
+
+def test_an_uploaded_csv_is_parsed_once_and_utf16_is_read(monkeypatch):
+    """A UTF-16 file (Excel's "Unicode text") loads; control changes afterwards parse nothing again."""
+    from surfaces.network import datasets
+
+    calls = []
+    read_table = datasets._read_table
+    monkeypatch.setattr(datasets, "_read_table", lambda data: calls.append(1) or read_table(data))
+    # a file no other test uploads, so no cache of an earlier test answers for it
+    text = "länge,breite,label\n" + "".join(f"{i * 0.37},{(i * 7) % 5},{i % 2}\n" for i in range(40))
+    at = mlp_page()
+    at.sidebar.selectbox(key="mlp_dataset").set_value("csv").run()
+    at.sidebar.file_uploader(key="act_mlp_upload").upload("table.csv", text.encode("utf-16"), "text/csv").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.sidebar.selectbox(key="mlp_csv_label").value == "label"
+    assert not at.button(key="act_mlp_train").disabled
+    parsed = len(calls)
+    assert parsed >= 1
+    for epochs in (11, 12, 13):
+        at.sidebar.number_input(key="mlp_epochs").set_value(epochs).run()
+    assert not at.exception and not at.error
+    assert len(calls) == parsed  # reruns reuse the parsed file
+
+
+def test_a_training_over_the_budget_is_refused_with_the_settings_to_change():
+    at = mlp_page()
+    at.sidebar.number_input(key="ds_two_moons_n_samples").set_value(5000).run()
+    at.sidebar.text_input(key="mlp_hidden").set_value("256, 256, 256, 256").run()
+    at.sidebar.number_input(key="mlp_batch").set_value(1).run()
+    at.sidebar.number_input(key="mlp_epochs").set_value(2000).run()
+    assert not at.exception
+    assert at.error and "fewer epochs (now 2000)" in at.error[0].value and "batch size (now 1)" in at.error[0].value
+    assert at.button(key="act_mlp_train").disabled
+
+
+def test_following_a_job_touches_streamlit_on_every_look_even_without_new_epochs(monkeypatch):
+    """The old loop made no Streamlit call while no epoch arrived, so a Stop click waited for the next epoch."""
+    from app import page_mlp
+
+    class Job:
+        state, stopping = "running", False
+        looks = 0
+
+        @property
+        def done(self):
+            self.looks += 1
+            return self.looks > 6
+
+        def curves(self):
+            return 1, {0: ([1], [0.5])}  # one epoch reported, then nothing new
+
+        def fraction(self):
+            return 0.01
+
+    class Bar:
+        calls = 0
+
+        def progress(self, value, text=""):
+            self.calls += 1
+
+    drawn = []
+    monkeypatch.setattr(page_mlp, "_draw_curves", lambda *a: drawn.append(a))
+    monkeypatch.setattr(page_mlp, "POLL", 0.0)
+    bar = Bar()
+    page_mlp._follow(Job(), bar, None, ["Adam"], ["#000000"], True)
+    assert bar.calls == 6  # one Streamlit call per look: where a Stop click interrupts the loop
+    assert len(drawn) == 1  # the chart is redrawn only when epochs arrive
