@@ -18,14 +18,17 @@ Nothing here imports Streamlit, so a worker process starts light.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
 import multiprocessing as mp
 import os
 import queue
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -95,6 +98,24 @@ def _work(exp, csv_bytes: bytes | None, out, stop, budget: float) -> None:
     if bundle:
         out.put(("epochs", list(bundle)))
     out.put(("done", training))
+
+
+@contextlib.contextmanager
+def _bare_main():
+    """Hide the ``__main__`` module's file from a worker being started.
+
+    A new process re-runs the file of ``__main__`` before it runs its task.
+    During a Streamlit run ``__main__`` is the page script, so every worker
+    would start by importing Streamlit and drawing the app (with a warning
+    per call, and a second or so of work). The worker needs nothing from it.
+    """
+    saved, bare = sys.modules["__main__"], types.ModuleType("__main__")
+    sys.modules["__main__"] = bare
+    try:
+        yield
+    finally:
+        if sys.modules["__main__"] is bare:  # a script run that began meanwhile installed its own: keep that
+            sys.modules["__main__"] = saved
 
 
 class Job:
@@ -206,8 +227,7 @@ class Engine:
                 self.latest[key] = job.id
             job.watchers.add(session)
             self.watching[session] = job.id
-            self._schedule()
-            return job
+            return job  # the engine's thread starts it, in turn, within a TICK
 
     def unwatch(self, session: str) -> None:
         """Stop following: the session's job stops only if no other session follows it."""
@@ -260,6 +280,11 @@ class Engine:
             job.stop.set()
 
     def _loop(self) -> None:
+        if self.ctx.get_start_method() == "forkserver":
+            # Boot the fork server (seconds: it imports numpy, scikit-learn, the network) before the first Train.
+            from multiprocessing import forkserver  # the stdlib's module, used only with this start method
+
+            forkserver.ensure_running()
         while not self.closed.wait(TICK):
             try:
                 self.tick()
@@ -326,7 +351,8 @@ class Engine:
             job.out, job.stop = self.ctx.Queue(), self.ctx.Event()
             job.process = self.ctx.Process(target=_work, args=(job.experiment, job.csv_bytes, job.out, job.stop,
                                                                self.budget), daemon=True, name=f"training-{job.id}")
-            job.process.start()
+            with _bare_main():
+                job.process.start()
             job.csv_bytes = None  # the worker has its copy; an uploaded file is not kept once per job
             job.state, job.started = RUNNING, time.monotonic()
             running += 1
