@@ -58,9 +58,16 @@ def _dataset(name: str, params: tuple) -> Dataset:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _csv_dataset(sha: str, label: str, seed: int, _data: bytes) -> Dataset:
-    """Return an uploaded file's data set, parsed once per file (by content hash), label column and seed."""
-    return datasets.from_csv(_data, label, seed=seed)
+def _csv_dataset(sha: str, label: str, seed: int, _data: bytes) -> tuple[Dataset | None, str]:
+    """Return an uploaded file's (data set, "") or (None, why it cannot be used), parsed once per file and label.
+
+    The file is known by its content hash; a refusal is kept too, so a bad
+    file is not parsed again on every rerun while its message shows.
+    """
+    try:
+        return datasets.from_csv(_data, label, seed=seed), ""
+    except datasets.DatasetError as e:
+        return None, str(e)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -234,17 +241,25 @@ def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str],
 def _experiment() -> Experiment | None:
     """Return the checked Experiment the controls describe, within the training budget, or None after st.error."""
     ss = st.session_state
-    uploaded = ss["mlp_dataset"] == CSV and ss.get("mlp_csv_bytes")
     if ss["mlp_dataset"] == CSV and ss.get("mlp_csv_error"):
         st.error(f"The uploaded file cannot be used: {ss['mlp_csv_error']}", icon="⚠️")
         return None
     try:
         exp = _read_experiment()
-        data = (_csv_dataset(exp.csv_sha, exp.csv_label, exp.seed, ss["mlp_csv_bytes"]) if exp.dataset == CSV
-                else _dataset(exp.dataset, exp.dataset_params))
     except ValueError as e:
-        st.error(f"The uploaded file cannot be used: {e}" if uploaded else f"{e}", icon="⚠️")
+        st.error(str(e), icon="⚠️")
         return None
+    if exp.dataset == CSV:
+        data, why = _csv_dataset(exp.csv_sha, exp.csv_label, exp.seed, ss["mlp_csv_bytes"])
+        if data is None:
+            st.error(f"The uploaded file cannot be used: {why}", icon="⚠️")
+            return None
+    else:
+        try:
+            data = _dataset(exp.dataset, exp.dataset_params)
+        except ValueError as e:
+            st.error(str(e), icon="⚠️")
+            return None
     try:
         engine().check(exp, data)
     except ValueError as e:  # over the training budget: the message names the settings to change
