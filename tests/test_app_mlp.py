@@ -206,3 +206,28 @@ def test_following_a_job_touches_streamlit_on_every_look_even_without_new_epochs
     page_mlp._follow(Job(), bar, None, ["Adam"], ["#000000"], True)
     assert bar.calls == 6  # one Streamlit call per look: where a Stop click interrupts the loop
     assert len(drawn) == 1  # the chart is redrawn only when epochs arrive
+
+
+def test_a_new_upload_drops_the_sessions_previous_file_from_streamlits_store(monkeypatch):
+    """Streamlit keeps every file a session uploaded until the session ends; the page keeps only the current one."""
+    from types import SimpleNamespace
+
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    from app import page_mlp
+
+    store = MemoryUploadedFileManager("/upload")
+    monkeypatch.setattr(page_mlp, "get_script_run_ctx", lambda: SimpleNamespace(session_id="s", uploaded_file_mgr=store))
+    state: dict = {}
+    monkeypatch.setattr(page_mlp.st, "session_state", state)
+    for k in range(3):
+        data = ("a,b,label\n" + "".join(f"{i + k},{i % 3},{i % 2}\n" for i in range(20))).encode()
+        store.add_file("s", UploadedFileRec(file_id=f"f{k}", name=f"t{k}.csv", type="text/csv", data=data))
+        state["act_mlp_upload"] = SimpleNamespace(file_id=f"f{k}", getvalue=lambda data=data: data)
+        page_mlp._on_upload()
+        assert state["mlp_csv_bytes"] == data and state["mlp_csv_columns"] == ["a", "b", "label"]
+    assert [f.file_id for f in store.get_files("s", ["f0", "f1", "f2"])] == ["f2"]
+    state["act_mlp_upload"] = None  # the student removes the file
+    page_mlp._on_upload()
+    assert store.get_files("s", ["f2"]) == [] and "mlp_csv_bytes" not in state
