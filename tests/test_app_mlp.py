@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -231,3 +232,17 @@ def test_a_new_upload_drops_the_sessions_previous_file_from_streamlits_store(mon
     state["act_mlp_upload"] = None  # the student removes the file
     page_mlp._on_upload()
     assert store.get_files("s", ["f2"]) == [] and "mlp_csv_bytes" not in state
+
+
+def test_an_uploaded_files_cells_are_shown_as_text_not_markdown():
+    """A cell quoted in a message cannot become an image the browser fetches, nor a link."""
+    cell = "![t](http://127.0.0.1:9/t.png)"
+    text = "a,b,label\n" + "".join(f"{i},{cell if i == 3 else i},{i % 2}\n" for i in range(20))
+    at = mlp_page()
+    at.sidebar.selectbox(key="mlp_dataset").set_value("csv").run()
+    at.sidebar.file_uploader(key="act_mlp_upload").upload("t.csv", text.encode(), "text/csv").run()
+    assert not at.exception and at.error
+    shown = at.error[0].value
+    assert "not a number" in shown and "http://" not in shown  # no bare address for Markdown to link
+    assert not re.search(r"(?<!\\)[\[\]!]", shown)  # every bracket and "!" escaped: no image, no link
+    assert shown.replace("\\", "").count(cell) == 1  # the cell is all there, as text
