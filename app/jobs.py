@@ -158,17 +158,19 @@ class Job:
         """Return True when a stop was requested and the worker has not ended yet."""
         return self.stop_requested is not None and not self.done
 
+    def reported(self) -> int:
+        """Return how many epochs (all racers together) the worker has reported so far."""
+        with self.lock:
+            return sum(len(v) for v in self.records.values())
+
     def fraction(self) -> float:
         """Return the share of all epochs of all racers done so far, 0..1."""
-        with self.lock:
-            done = sum(len(v) for v in self.records.values())
-        return min(1.0, done / max(1, self.n_racers * self.epochs))
+        return min(1.0, self.reported() / max(1, self.n_racers * self.epochs))
 
-    def curves(self, key: str = "batch_loss_mean") -> tuple[int, dict[int, tuple[list, list]]]:
-        """Return (epochs reported, racer index -> (epochs, values of ``key``)) from the progress so far."""
+    def curves(self, key: str = "batch_loss_mean") -> dict[int, tuple[list, list]]:
+        """Return racer index -> (epochs, values of ``key``) from the progress so far."""
         with self.lock:
-            n = sum(len(v) for v in self.records.values())
-            return n, {i: ([r["epoch"] for r in recs], [r[key] for r in recs]) for i, recs in self.records.items()}
+            return {i: ([r["epoch"] for r in recs], [r[key] for r in recs]) for i, recs in self.records.items()}
 
 
 def experiment_key(exp, csv_bytes: bytes | None) -> str:

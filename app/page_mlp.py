@@ -33,6 +33,7 @@ from .mlp_results import (
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
 POLL = 0.25  # seconds between looks at a running job: a Stop click is handled within this
+REDRAW = 0.5  # seconds at least between two redraws of the live curves
 
 
 def _plain(text: str) -> str:
@@ -281,23 +282,23 @@ def _experiment() -> Experiment | None:
 
 
 def _follow(job: Job, bar, chart, labels: list[str], colors: list[str], log: bool) -> None:
-    """Return when ``job`` has ended, showing its progress meanwhile; new curves are drawn only when epochs arrive.
+    """Return when ``job`` has ended, showing its progress meanwhile; the curves are redrawn at most every REDRAW s.
 
     The bar is updated on every look, epoch or not: that Streamlit call is
     where a click on Stop (or any control) interrupts this loop.
     """
-    shown = -1
+    shown, drawn_at = -1, -math.inf
     while not job.done:
-        n, series = job.curves()
-        frac = job.fraction()
+        n = job.reported()
+        frac = min(1.0, n / max(1, job.n_racers * job.epochs))
         if job.state == QUEUED:
             text = f"waiting for a free training worker ({engine().ahead(job)} training(s) before yours)"
         else:
             text = "stopping..." if job.stopping else f"training... {frac:.0%} of all epochs"
         bar.progress(frac, text=text)
-        if n != shown:  # every redraw of the chart costs the server
-            _draw_curves(chart, series, labels, colors, log)
-            shown = n
+        if n != shown and time.monotonic() - drawn_at >= REDRAW:  # every redraw of the chart costs the server
+            _draw_curves(chart, job.curves(), labels, colors, log)
+            shown, drawn_at = n, time.monotonic()
         time.sleep(POLL)
 
 

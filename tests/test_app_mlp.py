@@ -188,11 +188,13 @@ def test_following_a_job_touches_streamlit_on_every_look_even_without_new_epochs
             self.looks += 1
             return self.looks > 6
 
-        def curves(self):
-            return 1, {0: ([1], [0.5])}  # one epoch reported, then nothing new
+        n_racers, epochs = 1, 100
 
-        def fraction(self):
-            return 0.01
+        def reported(self):
+            return 1  # one epoch reported, then nothing new
+
+        def curves(self):
+            return {0: ([1], [0.5])}
 
     class Bar:
         calls = 0
