@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from streamlit_client import StreamlitClient
 from support import serve
 
