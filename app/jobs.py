@@ -221,9 +221,11 @@ class Engine:
         """
         key = experiment_key(exp, csv_bytes)
         with self.lock:
-            self._detach(session)
             job = self.jobs.get(self.latest.get(key, 0))
-            if job is None or job.state in (STOPPED, FAILED, LOST) or job.stopping:
+            usable = job is not None and job.state not in (STOPPED, FAILED, LOST) and not job.stopping
+            if not (usable and self.watching.get(session) == job.id):  # Train twice: keep following, no restart
+                self._detach(session)
+            if not usable:
                 job = Job(key, exp, csv_bytes)
                 self.jobs[job.id] = job
                 self.latest[key] = job.id

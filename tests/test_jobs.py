@@ -80,6 +80,7 @@ def test_a_worker_killed_mid_training_loses_only_its_job_and_the_next_training_r
 def test_a_second_train_in_one_session_stops_the_first(engine):
     first = engine.watch("s1", LONG)
     wait_until(lambda: started(first))
+    assert engine.watch("s1", LONG) is first and not first.stopping  # the same Train again: nothing restarts
     second = engine.watch("s1", SHORT)
     wait_until(lambda: first.done and second.done)
     assert first.state == STOPPED and first.training.stopped
