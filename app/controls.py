@@ -52,6 +52,7 @@ def write_racers(racers, state: MutableMapping[str, Any], prefix: str = "r") -> 
             state[racer_key(i, "s_" + h.name, prefix)] = h.kind(given.get(h.name, h.default))
 
 
+
 def _step(h: Hyperparameter, value: float) -> float:
     if h.log:
         return float(f"{max(abs(value), 1e-12) / 10:.1g}")

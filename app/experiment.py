@@ -1,98 +1,86 @@
-"""The Experiment: the MLP panel's Scene, one frozen value that decides a training comparison."""
+"""The Experiment: the MLP panel's Scene, one frozen value that decides a training comparison.
+
+It is ``surfaces.network.experiment.Experiment`` with what the page adds:
+racers with colours, an uploaded file (by its content hash) and a title. The
+bounds, the article's protocol and the checks are the network module's; this
+module only translates their errors into ``ExperimentError``.
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from optim import HyperparameterError
+from surfaces.network import experiment as network
+from surfaces.network.datasets import Dataset, from_csv
 
-from .racer import PALETTE, Racer
-from .scene import SceneError
+from .racer import PALETTE, InputError, Racer
 
-LIMITS = {
-    "epochs": (1, 2000),
-    "batch_size": (1, 20_000),
-    "hidden_layers": (1, 4),
-    "hidden_units": (1, 256),
-    "racers": (1, 6),
-    "seed": (0, 2**31 - 1),
-}
+#: the data-set choice meaning "the file this session uploaded"
+CSV = "csv"
+LIMITS = network.LIMITS
 
-ARTICLE_RACERS = tuple(
-    Racer(name, (("lr", 0.01),), color=PALETTE[i]) for i, name in enumerate(("sgd", "momentum", "rmsprop", "adam"))
-)
+
+class ExperimentError(InputError):
+    """An MLP panel setting cannot be used; the message says what to change."""
+
+
+ARTICLE_RACERS = tuple(Racer(r.optimizer, r.hp, color=PALETTE[i]) for i, r in enumerate(network.ARTICLE.racers))
 
 
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(network.Experiment):
     """Everything that decides a training comparison on the MLP panel."""
 
-    dataset: str = "two_moons"
-    dataset_params: tuple[tuple[str, float], ...] = ()
+    racers: tuple[Racer, ...] = ARTICLE_RACERS
     csv_sha: str = ""  # an uploaded file, by its content hash (the bytes travel beside the value)
     csv_label: str = ""
-    hidden: tuple[int, ...] = (16, 16)
-    keep_prob: float = 1.0
-    batch_size: int = 32
-    epochs: int = 100
-    racers: tuple[Racer, ...] = ARTICLE_RACERS
-    seed: int = 0
-    dtype: str = "float32"
     title: str = field(default="", compare=False)
 
     def check(self) -> Experiment:
-        """Return self when every field is valid, else raise SceneError saying what to change."""
-        from surfaces.datasets import DATASETS
+        """Return self when every field is valid, else raise ExperimentError saying what to change."""
+        try:
+            return super().check()
+        except ValueError as e:
+            raise ExperimentError(str(e)) from None
 
-        if self.dataset == "csv":
-            if not self.csv_sha:
-                raise SceneError("upload a CSV file first, or choose another data set")
-            if not self.csv_label:
-                raise SceneError("choose the CSV column that holds the 0/1 labels")
-        elif self.dataset not in DATASETS:
-            raise SceneError(f"unknown data set {self.dataset!r}")
-        lo, hi = LIMITS["hidden_layers"]
-        if not lo <= len(self.hidden) <= hi:
-            raise SceneError(f"use 1 to {hi} hidden layers, got {len(self.hidden)}")
-        for u in self.hidden:
-            if not LIMITS["hidden_units"][0] <= u <= LIMITS["hidden_units"][1]:
-                raise SceneError(f"each hidden layer needs 1 to {LIMITS['hidden_units'][1]} units, got {u}")
-        if not (isinstance(self.keep_prob, (int, float)) and math.isfinite(self.keep_prob)
-                and 0 < self.keep_prob <= 1):
-            raise SceneError(f"keep_prob (the fraction of hidden units dropout keeps) must be in (0, 1], got {self.keep_prob}")
-        for name in ("epochs", "batch_size", "seed"):
-            v = getattr(self, name)
-            lo, hi = LIMITS[name]
-            if not (isinstance(v, int) and lo <= v <= hi):
-                raise SceneError(f"{name.replace('_', ' ')} must be a whole number from {lo} to {hi}, got {v!r}")
-        if not LIMITS["racers"][0] <= len(self.racers) <= LIMITS["racers"][1]:
-            raise SceneError(f"choose 1 to {LIMITS['racers'][1]} optimizers")
-        if self.dtype not in ("float32", "float64"):
-            raise SceneError(f"precision must be float32 or float64, got {self.dtype!r}")
-        for r in self.racers:
-            try:
-                r.make()
-            except HyperparameterError as e:
-                raise SceneError(str(e)) from None
-        return self
+    def _check_dataset(self) -> None:
+        """Raise when the data set is neither registered nor a chosen column of an uploaded file."""
+        if self.dataset != CSV:
+            super()._check_dataset()
+        elif not self.csv_sha:
+            raise ExperimentError("upload a CSV file first, or choose another data set")
+        elif not self.csv_label:
+            raise ExperimentError("choose the CSV column that holds the 0/1 labels")
+
+    def load_data(self, csv_bytes: bytes | None = None) -> Dataset:
+        """Return the data set: the registered one, or the uploaded file's (raises a ValueError subclass)."""
+        if self.dataset == CSV:
+            return from_csv(csv_bytes or b"", self.csv_label, seed=self.seed)
+        return super().load_data()
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
-    """Return hidden sizes from text like ``100`` or ``64, 32``; raise SceneError naming the bad part."""
+    """Return hidden sizes from text like ``100`` or ``64, 32``; raise ExperimentError naming the bad part."""
     parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
     if not parts:
-        raise SceneError("give at least one hidden layer size, e.g. 100 or 64, 32")
+        raise ExperimentError("give at least one hidden layer size, e.g. 100 or 64, 32")
     out = []
     for p in parts:
         if not p.isdigit() or len(p) > 4:
-            raise SceneError(f"hidden layer sizes are whole numbers separated by commas; cannot read {p[:20]!r}")
+            raise ExperimentError(f"hidden layer sizes are whole numbers separated by commas; cannot read {p[:20]!r}")
         out.append(int(p))
     return tuple(out)
 
 
-ARTICLE = Experiment(
-    dataset="digits", dataset_params=(("positive", 3), ("negative", 8), ("seed", 0), ("test_fraction", 0.25)),
-    hidden=(100,), keep_prob=1.0, batch_size=32, epochs=500, racers=ARTICLE_RACERS, seed=0, dtype="float32",
-    title="The article's experiment: digits 3 vs 8, hidden [100], lr 0.01, batch 32, 500 epochs",
-)
+def _article() -> Experiment:
+    """Return the network module's ARTICLE with the page's colours and a title that states its protocol."""
+    a = network.ARTICLE
+    d = dict(a.dataset_params)
+    lr = dict(a.racers[0].hp)["lr"]
+    title = (f"The article's experiment: digits {d['positive']} vs {d['negative']}, hidden {list(a.hidden)}, "
+             f"lr {lr:g}, batch {a.batch_size}, {a.epochs} epochs")
+    same = {f.name: getattr(a, f.name) for f in fields(network.Experiment) if f.name != "racers"}
+    return Experiment(**same, racers=ARTICLE_RACERS, title=title)
+
+
+ARTICLE = _article()

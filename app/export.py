@@ -1,4 +1,4 @@
-"""Exports of a race and of a training comparison: GIF, MP4, PNG and CSV (no Streamlit here).
+"""Exports of a race: GIF, MP4, PNG and CSV (no Streamlit here; a training's are in ``app/mlp_results.py``).
 
 Frames are drawn fast: matplotlib renders the labelled contour map once, and
 Pillow draws each frame's paths over it in the same pixel coordinates.
@@ -157,27 +157,3 @@ def race_csv(race) -> str:
 def _cell(v) -> str:
     v = float(v)
     return repr(v) if math.isfinite(v) else ""
-
-
-def training_csv(result: dict) -> str:
-    """Return the MLP panel's per-epoch curves as CSV, one row per optimizer and epoch."""
-    from surfaces.mlp import RECORD_KEYS
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["optimizer", *RECORD_KEYS])
-    for run in result["runs"]:
-        h = run["history"]
-        for i in range(len(h["epoch"])):
-            w.writerow([run["label"], *[(h[k][i] if i < len(h[k]) and h[k][i] is not None else "") for k in RECORD_KEYS]])
-    return buf.getvalue()
-
-
-def training_table_csv(rows: list[dict]) -> str:
-    """Return a results table (list of dicts) as CSV."""
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()

@@ -4,37 +4,94 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from surfaces import datasets
-from surfaces.experiment import summarize
-from surfaces.mlp import History
+from surfaces.network import datasets
+from surfaces.network.datasets import Dataset
 
-from . import export, plots
+from . import plots
 from .controls import hyper_control, racer_controls, read_racer, write_racers
-from .experiment import ARTICLE, LIMITS, Experiment, parse_hidden
-from .jobs import Trainer, load_dataset
-from .scene import SceneError
+from .experiment import ARTICLE, CSV, LIMITS, Experiment, parse_hidden
+from .jobs import QUEUED, Engine, Job
+from .mlp_results import (
+    FAST,
+    FAST_COLUMN,
+    FIRST_COLUMN,
+    boundaries_figure,
+    cost_figure,
+    curves_csv,
+    results_table,
+)
 
-CSV = "csv"
-P = "m"  # widget-key prefix of this panel's optimizers
+RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
+POLL = 0.25  # seconds between looks at a running job: a Stop click is handled within this
+REDRAW = 0.5  # seconds at least between two redraws of the live curves
+
+
+def _plain(text: str) -> str:
+    """Return ``text`` with every character that can start Markdown (links, images, code, emphasis, maths) escaped.
+
+    Messages about an uploaded file quote its cells and column names, and
+    st.error renders Markdown: a cell ``![x](http://...)`` must read as text,
+    not make every browser fetch that address.
+    """
+    # ":" and "." too: GitHub-flavoured Markdown links a bare http://... or www.... by itself.
+    return re.sub(r"([\\`*_\[\]<>!$#|~:.])", r"\\\1", str(text))
+
+
+def _session_alive(session: str) -> bool:
+    """Return False once Streamlit no longer has ``session`` connected (its tab closed or its link lost)."""
+    return not Runtime.exists() or Runtime.instance().is_active_session(session)
 
 
 @st.cache_resource(show_spinner=False)
-def trainer() -> Trainer:
-    """Return the server's one bounded pool of training workers."""
-    return Trainer()
+def engine() -> Engine:
+    """Return the server's one training engine."""
+    return Engine(session_alive=_session_alive)
+
+
+def _session() -> str:
+    """Return this browser session's id (who watches a job)."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _dataset(name: str, params: tuple) -> Dataset:
+    """Return a registered data set (kept once per server for its size, for the cost estimate)."""
+    return datasets.load(name, **dict(params))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _csv_dataset(sha: str, label: str, seed: int, _data: bytes) -> tuple[Dataset | None, str]:
+    """Return an uploaded file's (data set, "") or (None, why it cannot be used), parsed once per file and label.
+
+    The file is known by its content hash; a refusal is kept too, so a bad
+    file is not parsed again on every rerun while its message shows.
+    """
+    try:
+        return datasets.from_csv(_data, label, seed=seed), ""
+    except datasets.DatasetError as e:
+        return None, str(e)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def boundaries_png(result_key: str, _result: dict) -> bytes:
+def boundaries_png(job_id: int, _training) -> bytes:
     """Return the decision-boundary picture of a finished job (keyed by the job)."""
-    return plots.figure_png(plots.boundaries_figure(_result))
+    return plots.figure_png(boundaries_figure(_training))
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def _curves_png(job_id: int, _training) -> bytes:
+    return plots.figure_png(cost_figure(_training))
 
 
 def _write_experiment(exp: Experiment) -> None:
@@ -51,7 +108,7 @@ def _write_experiment(exp: Experiment) -> None:
     ss["mlp_epochs"] = int(exp.epochs)
     ss["mlp_seed"] = int(exp.seed)
     ss["mlp_dtype"] = exp.dtype
-    write_racers(exp.racers, ss, P)
+    write_racers(exp.racers, ss, RACER_PREFIX)
 
 
 def _read_experiment() -> Experiment:
@@ -61,14 +118,13 @@ def _read_experiment() -> Experiment:
     if name != CSV:
         spec = datasets.DATASETS[name]
         params = tuple((h.name, ss.get(f"ds_{name}_{h.name}", h.default)) for h in spec.parameters)
-    csv = ss.get("mlp_csv_bytes")
     return Experiment(
         dataset=name, dataset_params=params,
-        csv_sha=hashlib.sha1(csv).hexdigest() if (name == CSV and csv) else "",
+        csv_sha=ss.get("mlp_csv_sha", "") if name == CSV else "",
         csv_label=ss.get("mlp_csv_label", "") if name == CSV else "",
         hidden=parse_hidden(ss["mlp_hidden"]), keep_prob=float(ss["mlp_keep_prob"]),
         batch_size=int(ss["mlp_batch"]), epochs=int(ss["mlp_epochs"]),
-        racers=tuple(read_racer(i, ss, P) for i in ss[f"{P}_ids"]), seed=int(ss["mlp_seed"]), dtype=ss["mlp_dtype"],
+        racers=tuple(read_racer(i, ss, RACER_PREFIX) for i in ss[f"{RACER_PREFIX}_ids"]), seed=int(ss["mlp_seed"]), dtype=ss["mlp_dtype"],
     ).check()
 
 
@@ -78,21 +134,33 @@ def _load_article() -> None:
 
 
 def _on_upload() -> None:
-    f = st.session_state.get("act_mlp_upload")
-    st.session_state.pop("mlp_csv_error", None)
+    """Keep the session's newly uploaded file (and only it) with its columns, or the reason it cannot be used."""
+    ss = st.session_state
+    f = ss.get("act_mlp_upload")
+    _forget_upload(ss.get("mlp_csv_file_id"), keep=getattr(f, "file_id", None))
+    for k in ("mlp_csv_error", "mlp_csv_bytes", "mlp_csv_sha", "mlp_csv_file_id"):
+        ss.pop(k, None)
     if f is None:
-        st.session_state.pop("mlp_csv_bytes", None)
         return
     data = f.getvalue()
+    ss["mlp_csv_file_id"] = f.file_id
     try:
-        cols = datasets.csv_columns(data)
+        cols = datasets.csv_columns(data)  # once per upload, not on every rerun
     except datasets.DatasetError as e:
-        st.session_state["mlp_csv_error"] = str(e)
-        st.session_state.pop("mlp_csv_bytes", None)
+        ss["mlp_csv_error"] = str(e)
         return
-    st.session_state["mlp_csv_bytes"] = data
-    st.session_state["mlp_csv_columns"] = cols
-    st.session_state["mlp_csv_label"] = cols[-1]
+    ss["mlp_csv_bytes"] = data
+    ss["mlp_csv_sha"] = hashlib.sha1(data).hexdigest()
+    ss["mlp_csv_columns"] = cols
+    ss["mlp_csv_label"] = cols[-1]
+
+
+def _forget_upload(file_id: str | None, keep: str | None) -> None:
+    """Drop a replaced upload from Streamlit's file store, which otherwise keeps every file until the session ends."""
+    ctx = get_script_run_ctx()
+    remove = getattr(getattr(ctx, "uploaded_file_mgr", None), "remove_file", None)
+    if file_id and file_id != keep and remove is not None:
+        remove(ctx.session_id, file_id)
 
 
 def _controls() -> None:
@@ -125,11 +193,11 @@ def _controls() -> None:
                       help="one seed: every optimizer starts from the same initial weights")
     sb.selectbox("Precision", ["float32", "float64"], key="mlp_dtype")
     sb.header("Optimizers")
-    racer_controls(P, LIMITS["racers"][1])
+    racer_controls(RACER_PREFIX, LIMITS["racers"][1])
 
 
 def _init() -> None:
-    if f"{P}_ids" not in st.session_state:
+    if f"{RACER_PREFIX}_ids" not in st.session_state:
         _write_experiment(Experiment())
 
 
@@ -183,35 +251,55 @@ def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str],
         chart.altair_chart(spec, width="stretch")
 
 
-#: the training accuracy whose first epoch the results table reports (the article-style "how fast" column)
-FAST = 0.99
-FAST_COLUMN = f"epochs to {FAST:.0%} acc."
-FIRST_COLUMN = "acc. after epoch 1"
+def _experiment() -> Experiment | None:
+    """Return the checked Experiment the controls describe, within the training budget, or None after st.error."""
+    ss = st.session_state
+    if ss["mlp_dataset"] == CSV and ss.get("mlp_csv_error"):
+        st.error(f"The uploaded file cannot be used: {_plain(ss['mlp_csv_error'])}", icon="⚠️")
+        return None
+    try:
+        exp = _read_experiment()
+    except ValueError as e:
+        st.error(_plain(e), icon="⚠️")
+        return None
+    if exp.dataset == CSV:
+        data, why = _csv_dataset(exp.csv_sha, exp.csv_label, exp.seed, ss["mlp_csv_bytes"])
+        if data is None:
+            st.error(f"The uploaded file cannot be used: {_plain(why)}", icon="⚠️")
+            return None
+    else:
+        try:
+            data = _dataset(exp.dataset, exp.dataset_params)
+        except ValueError as e:
+            st.error(_plain(e), icon="⚠️")
+            return None
+    try:
+        engine().check(exp, data)
+    except ValueError as e:  # over the training budget: the message names the settings to change
+        st.error(_plain(e), icon="⚠️")
+        return None
+    return exp
 
 
-def _results_table(result: dict) -> pd.DataFrame:
-    """Return one row per run: how well (accuracies, loss), how fast (epoch 1, first epoch >= 99 %), how long.
+def _follow(job: Job, bar, chart, labels: list[str], colors: list[str], log: bool) -> None:
+    """Return when ``job`` has ended, showing its progress meanwhile; the curves are redrawn at most every REDRAW s.
 
-    The numbers are the article experiment's summary (``surfaces.experiment.summarize``), one run at a time
-    since two runs may share a label.
+    The bar is updated on every look, epoch or not: that Streamlit call is
+    where a click on Stop (or any control) interrupts this loop.
     """
-    rows = []
-    for run in result["runs"]:
-        (r,) = summarize({run["label"]: History.from_dict(run["history"])}, FAST)
-        first = r["first_epoch_reaching"]
-        rows.append({
-            "optimizer": run["label"],
-            "train accuracy": r["train_acc"],
-            "test accuracy": r["test_acc"],
-            # When every run ends at 100 %, these two still order the optimizers (as the article's figure does).
-            FIRST_COLUMN: r["acc_epoch_1"],
-            FAST_COLUMN: str(first) if first is not None else "not reached",
-            "final train loss": r["train_loss"],
-            "epochs run": r["epochs_run"],
-            "wall time (s)": round(r["wall_time"], 2),
-            "diverged?": f"at epoch {r['diverged_at']}" if r["diverged_at"] is not None else "no",
-        })
-    return pd.DataFrame(rows)
+    shown, drawn_at = -1, -math.inf
+    while not job.done:
+        n = job.reported()
+        frac = min(1.0, n / max(1, job.n_racers * job.epochs))
+        if job.state == QUEUED:
+            text = f"waiting for a free training worker ({engine().ahead(job)} training(s) before yours)"
+        else:
+            text = "stopping..." if job.stopping else f"training... {frac:.0%} of all epochs"
+        bar.progress(frac, text=text)
+        if n != shown and time.monotonic() - drawn_at >= REDRAW:  # every redraw of the chart costs the server
+            _draw_curves(chart, job.curves(), labels, colors, log)
+            shown, drawn_at = n, time.monotonic()
+        time.sleep(POLL)
 
 
 def render() -> None:
@@ -222,104 +310,78 @@ def render() -> None:
     st.caption("ReLU hidden layers, one sigmoid output, binary cross-entropy, He initialisation, inverted dropout, "
                "backpropagation by hand: the article's network with its defects fixed. Curves are the mean "
                "mini-batch loss of each epoch.")
-    exp = None
-    csv_error = st.session_state.get("mlp_csv_error") if st.session_state["mlp_dataset"] == CSV else None
-    if csv_error:
-        st.error(f"The uploaded file cannot be used: {csv_error}", icon="⚠️")
-    else:
-        try:
-            exp = _read_experiment()
-            if exp.dataset == CSV:
-                load_dataset(exp, st.session_state.get("mlp_csv_bytes"))  # a bad file is reported before training
-        except (SceneError, ValueError) as e:
-            uploaded = st.session_state["mlp_dataset"] == CSV and st.session_state.get("mlp_csv_bytes")
-            st.error(f"The uploaded file cannot be used: {e}" if uploaded else f"{e}", icon="⚠️")
-            exp = None
-
+    exp = _experiment()
     c1, c2, c3 = st.columns([2, 3, 2])
     train_clicked = c1.button("Train", type="primary", disabled=exp is None, key="act_mlp_train")
     c2.button("Run the article's experiment", key="act_mlp_article", on_click=_load_article,
               help=ARTICLE.title)
     stop_clicked = c3.button("Stop", key="act_mlp_stop")
 
-    job = trainer().get(st.session_state.get("mlp_job", ""))
-    if stop_clicked and job is not None:
-        job.stop.set()
-    if (train_clicked or st.session_state.pop("mlp_autostart", False)) and exp is not None:
-        job = trainer().submit(exp, st.session_state.get("mlp_csv_bytes") if exp.dataset == CSV else None)
-        st.session_state["mlp_job"] = job.key
-        st.session_state["mlp_job_labels"] = [r.label() for r in exp.racers]
-        st.session_state["mlp_job_colors"] = [r.color or "#333333" for r in exp.racers]
+    ss, session, eng = st.session_state, _session(), engine()
+    if stop_clicked:
+        eng.unwatch(session)  # a shared training goes on for the others who watch it
+    if (train_clicked or ss.pop("mlp_autostart", False)) and exp is not None:
+        job = eng.watch(session, exp, ss.get("mlp_csv_bytes") if exp.dataset == CSV else None)
+        ss["mlp_job"] = job.id
+        ss["mlp_job_labels"] = [r.label() for r in exp.racers]
+        ss["mlp_job_colors"] = [r.color or "#333333" for r in exp.racers]
+    job = eng.job(ss.get("mlp_job"))
     if job is None:
         st.info("Choose a data set, a network and optimizers, then press **Train**. "
                 "**Run the article's experiment** sets up the article's protocol on the digits 3 vs 8 and starts it.")
         return
+    if not job.done and session not in job.watchers and not job.stopping:
+        st.info("You stopped following this training; others who started the same one still see it. "
+                "Press **Train** to follow it again.")
+        return
 
-    labels = st.session_state.get("mlp_job_labels", [])
-    colors = st.session_state.get("mlp_job_colors", [])
+    labels, colors = ss.get("mlp_job_labels", []), ss.get("mlp_job_colors", [])
     bar = st.progress(0.0, text="training...")
-    st.session_state.setdefault("mlp_log", True)
+    ss.setdefault("mlp_log", True)
     log = st.toggle("log-scale loss", key="mlp_log")
     chart = st.empty()
-    shown = -1
-    while True:
-        job.poll()
-        frac = job.fraction()
-        if job.done:
-            break
-        with job.lock:
-            n = sum(len(v) for v in job.records.values())
-            series = {i: ([r["epoch"] for r in recs], [r["batch_loss_mean"] for r in recs])
-                      for i, recs in job.records.items()} if n != shown else None
-        if series is not None:  # redraw only when new epochs arrived: every redraw costs the server
-            bar.progress(frac, text=f"training... {frac:.0%} of all epochs")
-            _draw_curves(chart, series, labels, colors, log)
-            shown = n
-        time.sleep(0.5)
-
-    err = job.future.exception()
-    if err is not None:
+    _follow(job, bar, chart, labels, colors, log)
+    if job.training is None:
         bar.empty()
-        st.error(f"Training could not run: {err}", icon="⚠️")
+        why = job.error or "it was stopped before its first epoch ended"
+        st.error(f"Training could not run: {_plain(why)}", icon="⚠️")
         return
-    result = job.future.result()
-    bar.progress(1.0, text="stopped early" if result.get("stopped") else "done")
-    series = {i: (r["history"]["epoch"], [math.nan if v is None else v for v in r["history"]["batch_loss_mean"]])
-              for i, r in enumerate(result["runs"])}
+    _show_results(job.id, job.training, bar, chart, labels, colors, log)
+
+
+def _show_results(job_id: int, training, bar, chart, labels: list[str], colors: list[str], log: bool) -> None:
+    """Draw a finished training: final curves, the results table, the boundaries (2-D data), the exports."""
+    bar.progress(1.0, text="stopped early" if training.stopped else "done")
+    series = {i: (r.history.epoch, r.history.batch_loss_mean) for i, r in enumerate(training.runs)}
     _draw_curves(chart, series, labels, colors, log)
     st.markdown("#### Results")
     # Losses span many decades after a long run (RMSProp reaches 1e-7 on digits): three significant digits.
     # Accuracies with three decimals in both columns (0.840, not 0.84 beside 0.8367), as the article's table.
     accuracy = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(_results_table(result), hide_index=True, width="stretch",
+    st.dataframe(results_table(training), hide_index=True, width="stretch",
                  column_config={"train accuracy": accuracy, "test accuracy": accuracy,
                                 FIRST_COLUMN: st.column_config.NumberColumn(
                                     format="%.3f", help="training accuracy after the first epoch"),
                                 FAST_COLUMN: st.column_config.TextColumn(
                                     help=f"the first epoch whose training accuracy reached {FAST:.0%}"),
                                 "final train loss": st.column_config.NumberColumn(format="%.3g")})
-    st.caption(f"{result['dataset'].rstrip('. ')}; {result['n_train']} training and {result['n_test']} test examples.")
-    if result.get("is_2d"):
-        st.image(boundaries_png(job.key, result), width="stretch")
-    _downloads(job.key, result)
+    st.caption(f"{_plain(training.dataset.rstrip('. '))}; {training.n_train} training and {training.n_test} test examples.")
+    if training.is_2d:
+        st.image(boundaries_png(job_id, training), width="stretch")
+    _downloads(job_id, training)
 
 
-@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def _curves_png(result_key: str, _result: dict) -> bytes:
-    return plots.figure_png(plots.cost_figure(_result))
-
-
-def _downloads(key: str, result: dict) -> None:
+def _downloads(job_id: int, training) -> None:
     st.markdown("#### Export")
     c = st.columns(4)
-    c[0].download_button("Curves (CSV)", export.training_csv(result), file_name="descent-training-curves.csv",
+    c[0].download_button("Curves (CSV)", curves_csv(training), file_name="descent-training-curves.csv",
                          mime="text/csv", key="act_dl_curves_csv", on_click="ignore")
-    c[1].download_button("Results table (CSV)", _results_table(result).to_csv(index=False),
+    c[1].download_button("Results table (CSV)", results_table(training).to_csv(index=False),
                          file_name="descent-training-results.csv", mime="text/csv", key="act_dl_table_csv",
                          on_click="ignore")
-    c[2].download_button("Cost curves (PNG)", _curves_png(key, result), file_name="descent-cost-curves.png",
+    c[2].download_button("Cost curves (PNG)", _curves_png(job_id, training), file_name="descent-cost-curves.png",
                          mime="image/png", key="act_dl_curves_png", on_click="ignore")
-    if result.get("is_2d"):
-        c[3].download_button("Decision boundaries (PNG)", boundaries_png(key, result),
+    if training.is_2d:
+        c[3].download_button("Decision boundaries (PNG)", boundaries_png(job_id, training),
                              file_name="descent-boundaries.png", mime="image/png", key="act_dl_bounds_png",
                              on_click="ignore")

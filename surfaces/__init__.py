@@ -5,7 +5,7 @@ lesson); ``get(name)`` returns the built ``Surface``; ``load(name, formula)``
 returns either that or, for ``CUSTOM``, the formula's; ``from_formula(text)``
 reads a student's formula safely; ``trace(surface, optimizer, start, steps)``
 runs an ``optim`` optimizer on a surface. The MLP and its datasets live in the
-submodules ``surfaces.mlp`` and ``surfaces.datasets`` (imported on their own).
+subpackage ``surfaces.network`` (imported on its own).
 """
 
 from .catalogue import CATALOGUE, CUSTOM, ENTRIES, Entry, get, load

@@ -74,14 +74,6 @@ def test_png_still_is_a_png():
     assert im.format == "PNG" and im.size == (640, 480)
 
 
-def test_training_csv_has_one_row_per_epoch_and_optimizer():
-    result = {"runs": [{"label": "Adam", "history": {"epoch": [1, 2], "batch_loss_mean": [0.5, 0.4],
-                                                      "batch_loss_last": [0.6, 0.3], "train_loss": [0.5, 0.4],
-                                                      "train_acc": [0.7, 0.8], "test_loss": [], "test_acc": []}}]}
-    rows = list(csv.DictReader(io.StringIO(export.training_csv(result))))
-    assert [r["epoch"] for r in rows] == ["1", "2"] and rows[1]["train_acc"] == "0.8" and rows[0]["test_acc"] == ""
-
-
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 

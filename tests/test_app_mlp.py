@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -92,7 +93,7 @@ def test_loss_chart_has_a_true_log_axis_and_racer_colours_in_racer_order():
 
 
 def test_every_data_set_control_has_a_readable_label():
-    from surfaces import datasets
+    from surfaces.network import datasets
 
     at = mlp_page()
     for name in datasets.DATASETS:
@@ -107,18 +108,143 @@ def test_every_data_set_control_has_a_readable_label():
 
 def test_results_table_says_how_fast_each_run_got_there():
     """Hand-made histories: the epoch-1 accuracy, the first epoch at >= 99 %, or 'not reached'."""
-    from app.page_mlp import FAST_COLUMN, FIRST_COLUMN, _results_table
-    from surfaces.mlp import History
+    from app.mlp_results import FAST_COLUMN, FIRST_COLUMN, results_table
+    from surfaces.network.experiment import TrainedRun, Training
+    from surfaces.network.mlp import History
 
     def run(label, acc):
         h = History()
         for epoch, a in enumerate(acc, start=1):
             h.append({"epoch": epoch, "batch_loss_mean": 0.1, "batch_loss_last": 0.1, "train_loss": 0.1,
                       "train_acc": a})
-        return {"label": label, "history": h.to_dict()}  # as a training job hands it to the page
+        return TrainedRun(label, "", h)  # as the training driver hands it to the page
 
-    df = _results_table({"runs": [run("fast", [0.6, 0.98, 0.99, 1.0]), run("slow", [0.4, 0.7, 0.9, 0.985])]})
+    df = results_table(Training("hand-made", 4, 0, False, [run("fast", [0.6, 0.98, 0.99, 1.0]),
+                                                           run("slow", [0.4, 0.7, 0.9, 0.985])]))
     assert df[FIRST_COLUMN].tolist() == [0.6, 0.4]
     assert df[FAST_COLUMN].tolist() == ["3", "not reached"]  # 0.99 counts as reached; 0.985 does not
     assert df["train accuracy"].tolist() == [1.0, 0.985]
     assert df["test accuracy"].isna().all()  # no test split
+
+
+def test_training_csv_has_one_row_per_epoch_and_optimizer():
+    import csv
+    import io
+
+    from app.mlp_results import curves_csv
+    from surfaces.network.experiment import TrainedRun, Training
+    from surfaces.network.mlp import History
+
+    h = History(epoch=[1, 2], batch_loss_mean=[0.5, 0.4], batch_loss_last=[0.6, 0.3], train_loss=[0.5, 0.4],
+                train_acc=[0.7, 0.8])
+    rows = list(csv.DictReader(io.StringIO(curves_csv(Training("d", 2, 0, False, [TrainedRun("Adam", "", h)])))))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and rows[1]["train_acc"] == "0.8" and rows[0]["test_acc"] == ""
+
+
+def test_an_uploaded_csv_is_parsed_once_and_utf16_is_read(monkeypatch):
+    """A UTF-16 file (Excel's "Unicode text") loads; control changes afterwards parse nothing again."""
+    from surfaces.network import datasets
+
+    calls = []
+    read_table = datasets._read_table
+    monkeypatch.setattr(datasets, "_read_table", lambda data: calls.append(1) or read_table(data))
+    # a file no other test uploads, so no cache of an earlier test answers for it
+    text = "länge,breite,label\n" + "".join(f"{i * 0.37},{(i * 7) % 5},{i % 2}\n" for i in range(40))
+    at = mlp_page()
+    at.sidebar.selectbox(key="mlp_dataset").set_value("csv").run()
+    at.sidebar.file_uploader(key="act_mlp_upload").upload("table.csv", text.encode("utf-16"), "text/csv").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.sidebar.selectbox(key="mlp_csv_label").value == "label"
+    assert not at.button(key="act_mlp_train").disabled
+    parsed = len(calls)
+    assert parsed >= 1
+    for epochs in (11, 12, 13):
+        at.sidebar.number_input(key="mlp_epochs").set_value(epochs).run()
+    assert not at.exception and not at.error
+    assert len(calls) == parsed  # reruns reuse the parsed file
+
+
+def test_a_training_over_the_budget_is_refused_with_the_settings_to_change():
+    at = mlp_page()
+    at.sidebar.number_input(key="ds_two_moons_n_samples").set_value(5000).run()
+    at.sidebar.text_input(key="mlp_hidden").set_value("256, 256, 256, 256").run()
+    at.sidebar.number_input(key="mlp_batch").set_value(1).run()
+    at.sidebar.number_input(key="mlp_epochs").set_value(2000).run()
+    assert not at.exception
+    assert at.error and "fewer epochs (now 2000)" in at.error[0].value and "batch size (now 1)" in at.error[0].value
+    assert at.button(key="act_mlp_train").disabled
+
+
+def test_following_a_job_touches_streamlit_on_every_look_even_without_new_epochs(monkeypatch):
+    """The old loop made no Streamlit call while no epoch arrived, so a Stop click waited for the next epoch."""
+    from app import page_mlp
+
+    class Job:
+        state, stopping = "running", False
+        looks = 0
+
+        @property
+        def done(self):
+            self.looks += 1
+            return self.looks > 6
+
+        n_racers, epochs = 1, 100
+
+        def reported(self):
+            return 1  # one epoch reported, then nothing new
+
+        def curves(self):
+            return {0: ([1], [0.5])}
+
+    class Bar:
+        calls = 0
+
+        def progress(self, value, text=""):
+            self.calls += 1
+
+    drawn = []
+    monkeypatch.setattr(page_mlp, "_draw_curves", lambda *a: drawn.append(a))
+    monkeypatch.setattr(page_mlp, "POLL", 0.0)
+    bar = Bar()
+    page_mlp._follow(Job(), bar, None, ["Adam"], ["#000000"], True)
+    assert bar.calls == 6  # one Streamlit call per look: where a Stop click interrupts the loop
+    assert len(drawn) == 1  # the chart is redrawn only when epochs arrive
+
+
+def test_a_new_upload_drops_the_sessions_previous_file_from_streamlits_store(monkeypatch):
+    """Streamlit keeps every file a session uploaded until the session ends; the page keeps only the current one."""
+    from types import SimpleNamespace
+
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    from app import page_mlp
+
+    store = MemoryUploadedFileManager("/upload")
+    monkeypatch.setattr(page_mlp, "get_script_run_ctx", lambda: SimpleNamespace(session_id="s", uploaded_file_mgr=store))
+    state: dict = {}
+    monkeypatch.setattr(page_mlp.st, "session_state", state)
+    for k in range(3):
+        data = ("a,b,label\n" + "".join(f"{i + k},{i % 3},{i % 2}\n" for i in range(20))).encode()
+        store.add_file("s", UploadedFileRec(file_id=f"f{k}", name=f"t{k}.csv", type="text/csv", data=data))
+        state["act_mlp_upload"] = SimpleNamespace(file_id=f"f{k}", getvalue=lambda data=data: data)
+        page_mlp._on_upload()
+        assert state["mlp_csv_bytes"] == data and state["mlp_csv_columns"] == ["a", "b", "label"]
+    assert [f.file_id for f in store.get_files("s", ["f0", "f1", "f2"])] == ["f2"]
+    state["act_mlp_upload"] = None  # the student removes the file
+    page_mlp._on_upload()
+    assert store.get_files("s", ["f2"]) == [] and "mlp_csv_bytes" not in state
+
+
+def test_an_uploaded_files_cells_are_shown_as_text_not_markdown():
+    """A cell quoted in a message cannot become an image the browser fetches, nor a link."""
+    cell = "![t](http://127.0.0.1:9/t.png)"
+    text = "a,b,label\n" + "".join(f"{i},{cell if i == 3 else i},{i % 2}\n" for i in range(20))
+    at = mlp_page()
+    at.sidebar.selectbox(key="mlp_dataset").set_value("csv").run()
+    at.sidebar.file_uploader(key="act_mlp_upload").upload("t.csv", text.encode(), "text/csv").run()
+    assert not at.exception and at.error
+    shown = at.error[0].value
+    assert "not a number" in shown and "http://" not in shown  # no bare address for Markdown to link
+    assert not re.search(r"(?<!\\)[\[\]!]", shown)  # every bracket and "!" escaped: no image, no link
+    assert shown.replace("\\", "").count(cell) == 1  # the cell is all there, as text

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surfaces import datasets as ds
-from surfaces.datasets import DATASETS, Dataset, DatasetError, from_csv
+from surfaces.network import datasets as ds
+from surfaces.network.datasets import DATASETS, Dataset, DatasetError, from_csv
 
 
 def check_dataset(d: Dataset, n_features: int, n_total: int | None = None, test_fraction: float = 0.25):
@@ -199,3 +199,15 @@ def test_a_refused_setting_is_named_as_the_form_shows_it_and_as_the_code_takes_i
         ds.two_moons(n_samples=5)
     with pytest.raises(DatasetError, match=r"Test fraction \(test_fraction\) must be at most 0.5"):
         ds.circles(test_fraction=0.9)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_is_read_with_or_without_a_byte_order_mark(encoding):
+    """Excel's "Unicode text" is UTF-16: every ASCII character has a zero byte beside it, which is not binary data."""
+    text = "température,label\n" + "".join(f"{i * 0.5},{i % 2}\n" for i in range(12))
+    d = from_csv(text.encode(encoding), "label")
+    assert d.feature_names == ("température",)
+    raw = np.sort(np.concatenate([d.X_train[:, 0], d.X_test[:, 0]]) * d.scale[0] + d.mean[0])
+    np.testing.assert_allclose(raw, [i * 0.5 for i in range(12)])
+    with pytest.raises(DatasetError, match="UTF-16"):
+        from_csv(b"\xff\xfe" + "a,label\n1,0\n".encode("utf-16-le") + b"\x00\xd8", "label")  # a lone surrogate

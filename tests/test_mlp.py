@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
 
 import numpy as np
 import pytest
 
 import optim
-from surfaces.mlp import MLP, History, MLPError, first_epoch_reaching, train
+from surfaces.network.mlp import MLP, History, MLPError, first_epoch_reaching, train
 
 
 def reference_loss(params, X, y):
-    """Mean BCE of a ReLU net written from the textbook formulas, independently of surfaces.mlp."""
+    """Mean BCE of a ReLU net written from the textbook formulas, independently of surfaces.network.mlp."""
     a = X
     for W, b in zip(params[0:-2:2], params[1:-2:2]):
         a = np.maximum(a @ W + b, 0.0)
@@ -362,7 +363,7 @@ def test_bad_inputs_have_clear_messages():
 
 
 def test_article_experiment_same_start_for_every_racer(capsys):
-    from surfaces.experiment import ARTICLE_TRAIN_ACC, main, run_article_experiment
+    from surfaces.network.experiment import ARTICLE_TRAIN_ACC, main, run_article_experiment
 
     seen = []
     both = run_article_experiment(epochs=2, hidden=[8], optimizers=["adam", "sgd"],
@@ -377,3 +378,27 @@ def test_article_experiment_same_start_for_every_racer(capsys):
     assert "adam" in out and f"{ARTICLE_TRAIN_ACC['adam']:.3f}" in out
     assert main(["--epochs", "1", "--lr", "-1"]) == 2
     assert "learning rate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("hidden, batch_size, epochs", [((16, 16), 1, 3), ((128, 128), 32, 30)])
+def test_cost_estimate_is_within_a_factor_of_three_of_a_measured_run(hidden, batch_size, epochs, capsys):
+    """The budget's estimate against the CPU time of a real run: batch-bound and flop-bound, one BLAS thread.
+
+    A loose ratio, not a timed assert: the estimate only has to tell a
+    minute from an hour. The measured ratio is printed (pytest -s).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from surfaces.network.experiment import Entrant, Experiment, estimated_seconds, run
+
+    exp = Experiment(dataset="two_moons", dataset_params=(("n_samples", 1000),), hidden=hidden,
+                     batch_size=batch_size, epochs=epochs, racers=(Entrant("adam", (("lr", 0.01),)),))
+    data = exp.load_data()
+    with threadpool_limits(1):
+        start = time.process_time()
+        run(exp, data=data)
+        spent = time.process_time() - start
+    ratio = estimated_seconds(exp, data.n_train, data.n_test, data.n_features) / spent
+    with capsys.disabled():
+        print(f"\nestimate / measured CPU time for hidden {list(hidden)}, batch {batch_size}: {ratio:.2f}")
+    assert 1 / 3 < ratio < 3

@@ -13,6 +13,11 @@ by pytest (no ``test_`` prefix). Prints, from one process:
    torch's whole epoch;
 3. the wall time of the article's four-optimizer experiment on digits 3-vs-8.
 
+``--calibrate`` instead times 14 small Adam trainings (one BLAS thread, CPU
+time) and fits the training budget's cost rates (``SECONDS_PER_*`` in
+``surfaces/network/experiment.py``) by least squares on the relative error,
+printing the fitted rates and each run's estimate / measured ratio.
+
 Speed is reported as a ratio to a peer run in the same process, never asserted.
 """
 
@@ -31,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import optim  # noqa: E402
 from surfaces.batches import minibatches  # noqa: E402
-from surfaces.experiment import format_table, run_article_experiment  # noqa: E402
-from surfaces.mlp import MLP, train  # noqa: E402
+from surfaces.network.experiment import format_table, run_article_experiment  # noqa: E402
+from surfaces.network.mlp import MLP, train  # noqa: E402
 
 M, N, HIDDEN, BATCH = 259, 12288, 100, 32
 #: blocks each side runs in turn, and the pause (s) before each block for the other side's threads to sleep
@@ -123,7 +128,7 @@ class Floor:
 
     Everything else a real epoch does (the second layer, ReLU, the loss,
     biases, Python) is left out. ``Floor(X)`` makes these calls with NumPy,
-    the way ``surfaces.mlp`` lays its arrays out (weights ``inputs x units``);
+    the way ``surfaces.network.mlp`` lays its arrays out (weights ``inputs x units``);
     ``Floor(X, torch=True)`` makes the same four with torch, the way
     ``nn.Linear`` lays them out (weights ``units x inputs``). Each batch's
     four calls are timed one by one, so the two libraries can be compared
@@ -149,7 +154,7 @@ class Floor:
             self.calls = self._numpy_calls()
 
     def _numpy_calls(self):
-        def gather(idx):  # mode="clip" is how surfaces.mlp.train gathers; the default mode is 3x slower
+        def gather(idx):  # mode="clip" is how surfaces.network.mlp.train gathers; the default mode is 3x slower
             return np.take(self.X, idx, axis=0, out=self.xb[:len(idx)], mode="clip")
 
         def forward(xb):
@@ -200,7 +205,7 @@ class Floor:
 
 
 def time_train_loop(X, y, epochs: int) -> float:
-    """Return seconds per epoch of ``surfaces.mlp.train`` itself, full-data loss and accuracy included."""
+    """Return seconds per epoch of ``surfaces.network.mlp.train`` itself, full-data loss and accuracy included."""
     model = MLP(N, [HIDDEN], seed=0, dtype=np.float32)
     hist = train(model, optim.make("adam", lr=0.01), X, y, epochs=epochs, batch_size=BATCH, seed=1)
     return hist.wall_time / epochs
@@ -266,8 +271,47 @@ def compare(X, y, batches, opt_name: str) -> float:
     return t_ours / t_torch
 
 
+#: (points or bundled data set, hidden sizes, batch size, epochs): batch-bound to flop-bound, 0.05 s to 10 s each
+CALIBRATION_RUNS = [
+    (400, (16, 16), 32, 40), (400, (16, 16), 1, 4), (2000, (64, 64), 8, 8), (2000, (256,), 256, 40),
+    (1000, (128, 128, 128), 16, 8), (5000, (256, 256), 512, 8), (300, (8,), 4, 20), (3000, (32,), 64, 40),
+    (1000, (256, 256, 256, 256), 32, 4), (4000, (256, 256, 256, 256), 1, 1), (5000, (512,), 2000, 20),
+    (5000, (16,), 1, 1), ("digits", (100,), 32, 60), ("breast_cancer", (64, 64), 16, 20),
+]
+
+
+def calibrate() -> None:
+    """Print the cost rates fitted to timed trainings, beside those the budget uses, and each run's ratio."""
+    from scipy.optimize import nnls
+    from threadpoolctl import threadpool_limits
+
+    from surfaces.network import experiment as ex
+
+    terms, spent = [], []
+    with threadpool_limits(1):
+        for data_set, hidden, batch, epochs in CALIBRATION_RUNS:
+            params = () if isinstance(data_set, str) else (("n_samples", data_set),)
+            exp = ex.Experiment(dataset=data_set if isinstance(data_set, str) else "two_moons",
+                                dataset_params=params, hidden=hidden, batch_size=batch, epochs=epochs,
+                                racers=(ex.Entrant("adam", (("lr", 0.01),)),))
+            data = exp.load_data()
+            t0 = time.process_time()
+            ex.run(exp, data=data)
+            spent.append(time.process_time() - t0)
+            terms.append(ex.cost_terms(exp, data.n_train, data.n_test, data.n_features))
+            print(f"{data_set!s:>13} hidden {list(hidden)!s:<22} batch {batch:>4} x {epochs:>3} epochs: "
+                  f"{spent[-1]:.3f} s, estimate {ex.estimated_seconds(exp, data.n_train, data.n_test, data.n_features):.3f} s")
+    A, t = np.array(terms, dtype=float), np.array(spent)
+    rates, _ = nnls(A / t[:, None], np.ones_like(t))
+    names = ("FLOP", "ACTIVATION", "BATCH", "BATCH_LAYER", "STEP_PARAMETER")
+    for name, r in zip(names, rates):
+        print(f"SECONDS_PER_{name} = {r:.2g}  (in use: {getattr(ex, 'SECONDS_PER_' + name):.2g})")
+    print("fitted estimate / measured per run:", " ".join(f"{v:.2f}" for v in A @ rates / t))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calibrate", action="store_true", help="fit the training budget's cost rates, then stop")
     ap.add_argument("--epochs", type=int, default=20, help="epochs timed per side (median reported)")
     ap.add_argument("--optimizers", default="sgd,momentum,rmsprop,adam",
                     help="comma-separated optimizers to compare (default: the article's four)")
@@ -276,6 +320,9 @@ def main() -> None:
                     help="only compare with both NumPy's BLAS and torch limited to this many threads "
                          "(default: their defaults, then one thread each)")
     args = ap.parse_args()
+    if args.calibrate:
+        calibrate()
+        return
 
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -302,7 +349,7 @@ def main() -> None:
                   + ", ".join(f"{k} {v:.2f} {'PASS' if v <= 1.0 else 'MISS'}" for k, v in ratios.items()))
     torch.set_num_threads(default_threads)
     t_loop = time_train_loop(X, y, args.epochs)
-    print(f"surfaces.mlp.train with Adam, per epoch incl. full-data loss and accuracy: {t_loop * 1e3:.2f} ms")
+    print(f"surfaces.network.mlp.train with Adam, per epoch incl. full-data loss and accuracy: {t_loop * 1e3:.2f} ms")
 
     if not args.skip_experiment:
         t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .batches import minibatches
+from ..batches import minibatches
 
 MAX_HIDDEN_LAYERS = 6
 MAX_HIDDEN_UNITS = 1024
@@ -364,6 +364,46 @@ def _all_finite(params: Sequence[np.ndarray]) -> bool:
     return all(bool(np.isfinite(p).all()) for p in params)
 
 
+def _training_inputs(model: MLP, X: Any, y: Any, X_test: Any, y_test: Any
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Return the training and test arrays in the network's layout, or raise MLPError saying what is wrong."""
+    X = model._inputs(X)
+    y = model._labels(y, X.shape[0])
+    if not np.isin(y, (0, 1)).all():
+        raise MLPError("labels must be 0 or 1")
+    if X_test is None:
+        return X, y, None, None
+    if y_test is None:
+        raise MLPError("a test set needs its labels as well as its inputs")
+    X_test = model._inputs(X_test)
+    return X, y, X_test, model._labels(y_test, X_test.shape[0])
+
+
+def _epoch(model: MLP, optimizer: Any, X: np.ndarray, y: np.ndarray, batch_size: int,
+           batch_rng: np.random.Generator, dropout_rng: np.random.Generator | None,
+           bufs: tuple[np.ndarray, np.ndarray], should_stop: Callable[[], bool] | None) -> tuple[float, float, bool, bool]:
+    """Return ``(mean batch loss, last batch loss, stopped, diverged)`` after one pass of mini-batch steps.
+
+    The mean is weighted by batch size; a non-finite batch loss ends the
+    pass before its step; ``should_stop()`` is asked after every step.
+    """
+    xbuf, ybuf = bufs
+    total, seen, last = 0.0, 0, math.nan
+    for idx in minibatches(X.shape[0], batch_size, batch_rng):
+        k = len(idx)
+        xb = np.take(X, idx, axis=0, out=xbuf[:k], mode="clip")
+        yb = np.take(y, idx, axis=0, out=ybuf[:k], mode="clip")
+        last, grads = model.loss_and_grads(xb, yb, dropout_rng)
+        if not math.isfinite(last):
+            return (total / seen if seen else last), last, False, True
+        optimizer.step(model.params, grads)
+        total += last * k
+        seen += k
+        if should_stop is not None and should_stop():
+            return total / seen, last, True, False
+    return (total / seen if seen else last), last, False, False
+
+
 def train(model: MLP, optimizer: Any, X: Any, y: Any, epochs: int, batch_size: int, seed: int = 0,
           X_test: Any = None, y_test: Any = None,
           callback: Callable[[int, dict], None] | None = None,
@@ -383,63 +423,32 @@ def train(model: MLP, optimizer: Any, X: Any, y: Any, epochs: int, batch_size: i
     batch_size = _whole(batch_size, "the batch size")
     if batch_size < 1:
         raise MLPError(f"the batch size must be at least 1, got {batch_size}")
-    X = model._inputs(X)
+    X, y, X_test, y_test = _training_inputs(model, X, y, X_test, y_test)
     m = X.shape[0]
-    y = model._labels(y, m)
-    if not np.isin(y, (0, 1)).all():
-        raise MLPError("labels must be 0 or 1")
-    has_test = X_test is not None
-    if has_test:
-        if y_test is None:
-            raise MLPError("a test set needs its labels as well as its inputs")
-        X_test = model._inputs(X_test)
-        y_test = model._labels(y_test, X_test.shape[0])
     batch_seq, dropout_seq = np.random.SeedSequence(_whole(seed, "the seed")).spawn(2)
     batch_rng = np.random.default_rng(batch_seq)
     dropout_rng = np.random.default_rng(dropout_seq) if model.keep_prob < 1.0 else None
     # One reusable buffer for the gathered batch, so no epoch allocates a fresh copy of wide inputs.
-    xbuf = np.empty((min(batch_size, m), X.shape[1]), dtype=model.dtype)
-    ybuf = np.empty((min(batch_size, m), 1), dtype=model.dtype)
-
+    bufs = (np.empty((min(batch_size, m), X.shape[1]), dtype=model.dtype),
+            np.empty((min(batch_size, m), 1), dtype=model.dtype))
     hist = History(meta={
         "optimizer": getattr(optimizer, "name", type(optimizer).__name__),
         "hyperparameters": dict(getattr(optimizer, "hp", {})),
         "epochs": epochs, "batch_size": batch_size, "seed": int(seed), "n_train": m,
-        "n_test": int(X_test.shape[0]) if has_test else 0,
+        "n_test": int(X_test.shape[0]) if X_test is not None else 0,
         "hidden": list(model.hidden), "keep_prob": model.keep_prob, "dtype": np.dtype(model.dtype).name,
     })
     start = time.perf_counter()
     # Divergence is detected and reported explicitly, so numpy's overflow warnings would only be noise.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(1, epochs + 1):
-            total, seen, last = 0.0, 0, math.nan
-            stop = diverged = False
-            for idx in minibatches(m, batch_size, batch_rng):
-                k = len(idx)
-                xb = np.take(X, idx, axis=0, out=xbuf[:k], mode="clip")
-                yb = np.take(y, idx, axis=0, out=ybuf[:k], mode="clip")
-                last, grads = model.loss_and_grads(xb, yb, dropout_rng)
-                if not math.isfinite(last):
-                    diverged = True
-                    break
-                optimizer.step(model.params, grads)
-                total += last * k
-                seen += k
-                if should_stop is not None and should_stop():
-                    stop = True
-                    break
+            mean, last, stop, diverged = _epoch(model, optimizer, X, y, batch_size, batch_rng, dropout_rng, bufs,
+                                                should_stop)
             train_loss, train_acc = model.evaluate(X, y)
             diverged = diverged or not (math.isfinite(train_loss) and _all_finite(model.params))
-            record = {
-                "epoch": epoch,
-                "batch_loss_mean": total / seen if seen else last,
-                "batch_loss_last": last,
-                "train_loss": train_loss,
-                "train_acc": train_acc,
-                "test_loss": None,
-                "test_acc": None,
-            }
-            if has_test:
+            record = {"epoch": epoch, "batch_loss_mean": mean, "batch_loss_last": last,
+                      "train_loss": train_loss, "train_acc": train_acc, "test_loss": None, "test_acc": None}
+            if X_test is not None:
                 record["test_loss"], record["test_acc"] = model.evaluate(X_test, y_test)
             hist.append(record)
             hist.wall_time = time.perf_counter() - start

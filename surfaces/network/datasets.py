@@ -9,7 +9,10 @@ with ``optim.Hyperparameter``, so the app builds its controls from it.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
+import inspect
 import io
 import re
 from collections.abc import Callable, Sequence
@@ -119,85 +122,102 @@ def _split(name: str, X: np.ndarray, y: np.ndarray, feature_names: Sequence[str]
 _XY = ("x1", "x2")
 
 
-def _two_d(owner: str, decls, n_samples, noise, seed, test_fraction) -> dict:
-    return _check(decls, {"n_samples": n_samples, "noise": noise, "seed": seed, "test_fraction": test_fraction},
-                  owner)
+def declared(title: str, decls: Sequence[Hyperparameter]) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+    """Return a decorator making ``build(**values)`` a loader whose keywords are ``decls``, validated once.
+
+    The declarations are the one source of every default and range: the
+    loader's signature is generated from them, its values are checked by them
+    (``DatasetError`` names the value as the form shows it), and the app's
+    controls are built from them.
+    """
+    def wrap(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        @functools.wraps(build)
+        def loader(**values: Any) -> Dataset:
+            return build(**_check(decls, values, title))
+
+        loader.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(h.name, inspect.Parameter.KEYWORD_ONLY, default=h.default) for h in decls],
+            return_annotation=Dataset)
+        return loader
+    return wrap
 
 
 MOONS_PARAMS = (N_SAMPLES, _noise(0.2, 1.0), SEED, TEST_FRACTION)
 CIRCLES_PARAMS = (N_SAMPLES, _noise(0.1, 1.0), SEED, TEST_FRACTION)
 XOR_PARAMS = (N_SAMPLES, _noise(0.1, 1.0), SEED, TEST_FRACTION)
 SPIRAL_PARAMS = (N_SAMPLES, _noise(0.05, 0.5), SEED, TEST_FRACTION)
+#: how far the arms wind; a keyword of ``spiral`` but no control on the page
+TURNS = Hyperparameter("turns", 1.5, 0.25, 4, doc="turns of each spiral arm", label="Turns")
 BLOBS_PARAMS = (N_SAMPLES, _noise(1.5, 5.0, "standard deviation of each blob"), SEED, TEST_FRACTION)
 
 
-def two_moons(n_samples: int = 400, noise: float = 0.2, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+@declared("two moons", MOONS_PARAMS)
+def two_moons(n_samples: int, noise: float, seed: int, test_fraction: float) -> Dataset:
     """Return two interleaving half circles: no straight line separates them."""
-    p = _two_d("two moons", MOONS_PARAMS, n_samples, noise, seed, test_fraction)
-    X, y = skd.make_moons(n_samples=p["n_samples"], noise=p["noise"], random_state=p["seed"])
-    return _split("two moons", X, y, _XY, f"Two interleaving half moons, {p['n_samples']} points, "
-                  f"noise {p['noise']:g}. A straight line cannot separate them; one hidden layer can.",
-                  p["seed"], p["test_fraction"], True)
+    X, y = skd.make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    return _split("two moons", X, y, _XY, f"Two interleaving half moons, {n_samples} points, "
+                  f"noise {noise:g}. A straight line cannot separate them; one hidden layer can.",
+                  seed, test_fraction, True)
 
 
-def circles(n_samples: int = 400, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+@declared("circles", CIRCLES_PARAMS)
+def circles(n_samples: int, noise: float, seed: int, test_fraction: float) -> Dataset:
     """Return a small circle (label 1) inside a large one (label 0)."""
-    p = _two_d("circles", CIRCLES_PARAMS, n_samples, noise, seed, test_fraction)
-    X, y = skd.make_circles(n_samples=p["n_samples"], noise=p["noise"], factor=0.5, random_state=p["seed"])
-    return _split("circles", X, y, _XY, f"A ring around a disc, {p['n_samples']} points, noise {p['noise']:g}. "
-                  "The boundary must close around the inner class.", p["seed"], p["test_fraction"], True)
+    X, y = skd.make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=seed)
+    return _split("circles", X, y, _XY, f"A ring around a disc, {n_samples} points, noise {noise:g}. "
+                  "The boundary must close around the inner class.", seed, test_fraction, True)
 
 
-def xor(n_samples: int = 400, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+@declared("XOR", XOR_PARAMS)
+def xor(n_samples: int, noise: float, seed: int, test_fraction: float) -> Dataset:
     """Return points in the square [-1, 1]^2 labelled 1 where x1 and x2 have the same sign."""
-    p = _two_d("XOR", XOR_PARAMS, n_samples, noise, seed, test_fraction)
-    rng = np.random.default_rng(p["seed"])
-    X = rng.uniform(-1.0, 1.0, size=(p["n_samples"], 2))
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
     # Labels come from the clean position, so noise blurs the quadrant borders as measurement error would.
-    X = X + p["noise"] * rng.standard_normal(X.shape)
-    return _split("XOR", X, y, _XY, f"XOR: opposite quadrants share a class, {p['n_samples']} points, "
-                  f"noise {p['noise']:g}. The classic problem a single neuron cannot solve.",
-                  p["seed"], p["test_fraction"], True)
+    X = X + noise * rng.standard_normal(X.shape)
+    return _split("XOR", X, y, _XY, f"XOR: opposite quadrants share a class, {n_samples} points, "
+                  f"noise {noise:g}. The classic problem a single neuron cannot solve.", seed, test_fraction, True)
 
 
-def spiral(n_samples: int = 400, noise: float = 0.05, seed: int = 0, test_fraction: float = 0.25,
-           turns: float = 1.5) -> Dataset:
+@declared("spiral", (*SPIRAL_PARAMS, TURNS))
+def spiral(n_samples: int, noise: float, seed: int, test_fraction: float, turns: float) -> Dataset:
     """Return two interleaved spiral arms, one per class, radius up to 1."""
-    p = _two_d("spiral", SPIRAL_PARAMS, n_samples, noise, seed, test_fraction)
-    if not 0.25 <= turns <= 4:
-        raise DatasetError(f"spiral: turns must be between 0.25 and 4, got {turns!r}")
-    rng = np.random.default_rng(p["seed"])
-    n = p["n_samples"]
+    rng = np.random.default_rng(seed)
+    n = n_samples
     n1 = n // 2
     y = np.r_[np.zeros(n - n1, dtype=np.int64), np.ones(n1, dtype=np.int64)]
     # sqrt spreads the points evenly along the arm's length instead of crowding the centre.
     r = np.sqrt(rng.uniform(0.0, 1.0, n)) * 0.95 + 0.05
     theta = r * turns * 2 * np.pi + np.pi * y
-    X = np.c_[r * np.cos(theta), r * np.sin(theta)] + p["noise"] * rng.standard_normal((n, 2))
+    X = np.c_[r * np.cos(theta), r * np.sin(theta)] + noise * rng.standard_normal((n, 2))
     return _split("spiral", X, y, _XY, f"Two interleaved spiral arms ({turns:g} turns), {n} points, "
-                  f"noise {p['noise']:g}. Hard: it needs a deeper or wider network and many epochs.",
-                  p["seed"], p["test_fraction"], True)
+                  f"noise {noise:g}. Hard: it needs a deeper or wider network and many epochs.",
+                  seed, test_fraction, True)
 
 
-def blobs(n_samples: int = 400, noise: float = 1.5, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+@declared("blobs", BLOBS_PARAMS)
+def blobs(n_samples: int, noise: float, seed: int, test_fraction: float) -> Dataset:
     """Return two Gaussian blobs whose overlap grows with ``noise`` (their standard deviation)."""
-    p = _two_d("blobs", BLOBS_PARAMS, n_samples, noise, seed, test_fraction)
-    X, y = skd.make_blobs(n_samples=p["n_samples"], centers=[(-2.0, -1.0), (2.0, 1.0)],
-                          cluster_std=max(p["noise"], 1e-3), random_state=p["seed"])
-    return _split("blobs", X, y, _XY, f"Two Gaussian blobs, {p['n_samples']} points, standard deviation "
-                  f"{p['noise']:g}. Nearly linear: a baseline every optimizer should solve.",
-                  p["seed"], p["test_fraction"], True)
+    X, y = skd.make_blobs(n_samples=n_samples, centers=[(-2.0, -1.0), (2.0, 1.0)],
+                          cluster_std=max(noise, 1e-3), random_state=seed)
+    return _split("blobs", X, y, _XY, f"Two Gaussian blobs, {n_samples} points, standard deviation "
+                  f"{noise:g}. Nearly linear: a baseline every optimizer should solve.", seed, test_fraction, True)
 
 
 # -- bundled sets ----------------------------------------------------------------------
+
+DIGIT_A = Hyperparameter("positive", 3, 0, 9, kind=int, doc="digit of class 1", label="Digit of class 1")
+DIGIT_B = Hyperparameter("negative", 8, -1, 9, kind=int, doc="digit of class 0 (-1: every other digit)",
+                         label="Digit of class 0")
+
 
 def _digit_set(value: Any, what: str) -> tuple[int, ...]:
     """Return a tuple of distinct digits 0..9 from an int or a sequence of ints."""
     items = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
     out = []
     for d in items:
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d <= 9:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not DIGIT_A.low <= d <= DIGIT_A.high:
             raise DatasetError(f"{what} digits must be whole numbers from 0 to 9, got {d!r}")
         out.append(int(d))
     if not out:
@@ -205,15 +225,17 @@ def _digit_set(value: Any, what: str) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
-def digits(positive: int | Sequence[int] = (3,), negative: int | Sequence[int] | None = (8,),
-           seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+def digits(positive: int | Sequence[int] = DIGIT_A.default, negative: int | Sequence[int] | None = DIGIT_B.default,
+           seed: int = SEED.default, test_fraction: float = TEST_FRACTION.default) -> Dataset:
     """Return scikit-learn's 8x8 handwritten digits as a binary task: ``positive`` digits (label 1) vs ``negative``.
 
-    ``negative=None`` means every other digit (one digit against the rest).
+    Each class is one digit or several; ``negative=None`` (or -1, as the
+    page's control gives it) means every other digit (one digit against the rest).
     """
     p = _check((SEED, TEST_FRACTION), {"seed": seed, "test_fraction": test_fraction}, "digits")
+    rest = negative is None or (isinstance(negative, (int, np.integer)) and negative == -1)
     pos = _digit_set(positive, "positive")
-    neg = tuple(d for d in range(10) if d not in pos) if negative is None else _digit_set(negative, "negative")
+    neg = tuple(d for d in range(10) if d not in pos) if rest else _digit_set(negative, "negative")
     if set(pos) & set(neg):
         raise DatasetError(f"a digit cannot be in both classes: {sorted(set(pos) & set(neg))}")
     if not neg:
@@ -223,25 +245,52 @@ def digits(positive: int | Sequence[int] = (3,), negative: int | Sequence[int] |
     X, y = data.data[keep], np.isin(data.target[keep], pos).astype(np.int64)
     names = tuple(f"pixel {r},{c}" for r in range(8) for c in range(8))
     pos_t = ", ".join(map(str, pos))
-    neg_t = "the other digits" if negative is None else ", ".join(map(str, neg))
+    neg_t = "the other digits" if rest else ", ".join(map(str, neg))
     return _split(f"digits {pos_t} vs {neg_t}", X, y, names,
                   f"8x8 handwritten digits (scikit-learn), {len(y)} images: label 1 = {pos_t}, "
                   f"label 0 = {neg_t}. 64 pixel features.", p["seed"], p["test_fraction"], False)
 
 
-def breast_cancer(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+@declared("breast cancer", (SEED, TEST_FRACTION))
+def breast_cancer(seed: int, test_fraction: float) -> Dataset:
     """Return the Wisconsin breast cancer set (scikit-learn): 30 features, label 1 = malignant."""
-    p = _check((SEED, TEST_FRACTION), {"seed": seed, "test_fraction": test_fraction}, "breast cancer")
     data = skd.load_breast_cancer()
     # scikit-learn codes benign as 1; a classifier that flags disease reads better with malignant = 1.
     y = (data.target == 0).astype(np.int64)
     return _split("breast cancer", data.data, y, tuple(data.feature_names),
                   f"Wisconsin diagnostic breast cancer (scikit-learn), {len(y)} tumours, 30 measurements; "
                   f"label 1 = malignant ({int(y.sum())}), 0 = benign ({int(len(y) - y.sum())}).",
-                  p["seed"], p["test_fraction"], False)
+                  seed, test_fraction, False)
 
 
 # -- uploaded CSV ------------------------------------------------------------------------
+
+def _utf16(raw: bytes) -> str | None:
+    """Return the text of a UTF-16 file (Excel's "Unicode text"), or None when ``raw`` is not UTF-16.
+
+    With a byte-order mark the encoding says so; without one, ASCII-range text
+    in UTF-16 has a zero byte in every other position, which no CSV in a
+    one-byte encoding has.
+    """
+    if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        encoding = "utf-16"
+    else:
+        head = raw[:4096]
+        even, odd = head[0::2], head[1::2]
+        if len(head) < 4 or len(head) % 2:
+            return None
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            encoding = "utf-16-le"
+        elif even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            encoding = "utf-16-be"
+        else:
+            return None
+    try:
+        return raw.decode(encoding).removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise DatasetError("this file looks like UTF-16 text but cannot be read as such; "
+                           "save it as CSV UTF-8 and upload it again") from None
+
 
 def _decode(data: bytes | bytearray | memoryview | str) -> str:
     """Return the file's text, or raise DatasetError for an empty, oversized or binary file."""
@@ -249,13 +298,17 @@ def _decode(data: bytes | bytearray | memoryview | str) -> str:
         raw = bytes(data)
         if len(raw) > MAX_BYTES:
             raise DatasetError(f"the file is {len(raw) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
-        if b"\x00" in raw:
+        utf16 = _utf16(raw)
+        if utf16 is not None:
+            text = utf16
+        elif b"\x00" in raw:
             raise DatasetError("this does not look like a CSV text file (it contains binary data)")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            # Spreadsheets on Windows often save Latin-1/cp1252; latin-1 maps every byte, binary is caught below.
-            text = raw.decode("latin-1")
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                # Spreadsheets on Windows often save Latin-1/cp1252; latin-1 maps every byte, binary is caught below.
+                text = raw.decode("latin-1")
     elif isinstance(data, str):
         text = data.removeprefix("\ufeff")
         if len(text) > MAX_BYTES:
@@ -435,16 +488,6 @@ def from_csv(data: bytes | str, label_column: str | int, feature_columns: Sequen
 
 # -- registry ------------------------------------------------------------------------------
 
-DIGIT_A = Hyperparameter("positive", 3, 0, 9, kind=int, doc="digit of class 1", label="Digit of class 1")
-DIGIT_B = Hyperparameter("negative", 8, -1, 9, kind=int, doc="digit of class 0 (-1: every other digit)",
-                         label="Digit of class 0")
-
-
-def _digits_control(positive: int = 3, negative: int = 8, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
-    """Return ``digits`` with one digit per class, as the registry's integer controls give them."""
-    return digits((positive,), None if negative == -1 else (negative,), seed, test_fraction)
-
-
 @dataclass(frozen=True)
 class DatasetSpec:
     """One registered data set: its loader, declared parameters and a line of description."""
@@ -457,8 +500,12 @@ class DatasetSpec:
     doc: str
 
     def load(self, **params: Any) -> Dataset:
-        """Return the data set built from validated ``params`` (defaults for the ones left out)."""
-        return self.loader(**_check(self.parameters, params, self.title))
+        """Return the data set built from ``params`` (defaults for the ones left out); the loader validates them."""
+        unknown = sorted(set(params) - {h.name for h in self.parameters})
+        if unknown:  # a keyword the loader takes but the page does not offer (spiral's turns) is not the registry's
+            raise DatasetError(f"{self.title} has no hyperparameter {', '.join(map(repr, unknown))}; "
+                               f"it takes {', '.join(h.name for h in self.parameters)}")
+        return self.loader(**params)
 
 
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (
@@ -467,7 +514,7 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (
     DatasetSpec("xor", "XOR", xor, XOR_PARAMS, True, "opposite quadrants share a class"),
     DatasetSpec("spiral", "Spiral", spiral, SPIRAL_PARAMS, True, "two interleaved spiral arms"),
     DatasetSpec("blobs", "Blobs", blobs, BLOBS_PARAMS, True, "two Gaussian clouds"),
-    DatasetSpec("digits", "Digits 8x8", _digits_control, (DIGIT_A, DIGIT_B, SEED, TEST_FRACTION), False,
+    DatasetSpec("digits", "Digits 8x8", digits, (DIGIT_A, DIGIT_B, SEED, TEST_FRACTION), False,
                 "handwritten digits, one digit against another (the article-style image task)"),
     DatasetSpec("breast_cancer", "Breast cancer", breast_cancer, (SEED, TEST_FRACTION), False,
                 "30 tumour measurements, malignant or benign"),
