@@ -4,10 +4,13 @@ Run it with ``streamlit run tests/apps/race_demo.py``. Query parameters:
 ``racers`` (3), ``steps`` (200), ``starts`` (1), ``image`` ("png" or "jpeg"),
 ``diverge`` (1: the last racer blows up), ``offset`` (0: subtracted from
 every loss), ``presenter`` (0), ``autoplay`` (0),
-``layout`` ("wide" or "centered"), ``height`` (620).
+``layout`` ("wide" or "centered"), ``height`` (620),
+``preset`` (a name from app/presets.toml: that preset's real race instead of
+the made-up one) and ``only`` (with ``preset``: keep only racer number ``only``).
 
-The paths are made up (damped spirals into the minimum of Rosenbrock's
-function), not computed by any optimizer: this page tests the animator alone.
+Without ``preset`` the paths are made up (damped spirals into the minimum of
+Rosenbrock's function), not computed by any optimizer: the page tests the
+animator alone. With it, the race is computed by ``app.compute`` as the app does.
 Importing this module only defines ``demo_payload``; the page runs as a script.
 """
 
@@ -142,6 +145,19 @@ def demo_payload(
     }
 
 
+def preset_payload(name: str, only: int | None = None) -> dict:
+    """Return the payload the app sends for preset ``name`` (its real race), keeping only racer ``only`` if given."""
+    from app import compute, plots, presets
+
+    scene = presets.get(name)
+    race = compute.run_race(scene)
+    surf = compute.load_surface(scene.surface, scene.formula)
+    payload = compute.payload(race, plots.contour_image(surf, compute.window_of(scene, surf)), autoplay=False)
+    if only is not None:
+        payload["racers"] = [payload["racers"][only]]
+    return payload
+
+
 def main() -> None:
     import streamlit as st
 
@@ -164,18 +180,23 @@ def main() -> None:
         state.scene += 1
     log = st.toggle("Log loss", key="log_loss")
 
-    payload = dict(
-        cached(
-            racers=qint("racers", 3),
-            steps=qint("steps", 200),
-            starts=qint("starts", 1),
-            image=q.get("image", "png"),
-            diverge=bool(qint("diverge", 1)),
-            offset=float(q.get("offset", 0)),
-            scene=state.scene,
+    if q.get("preset"):
+        only = qint("only", -1)
+        payload = dict(st.cache_data(show_spinner=False)(preset_payload)(q["preset"], only if only >= 0 else None))
+        payload["loss_log"] = payload["loss_log"] or log
+    else:
+        payload = dict(
+            cached(
+                racers=qint("racers", 3),
+                steps=qint("steps", 200),
+                starts=qint("starts", 1),
+                image=q.get("image", "png"),
+                diverge=bool(qint("diverge", 1)),
+                offset=float(q.get("offset", 0)),
+                scene=state.scene,
+            )
         )
-    )
-    payload["loss_log"] = log
+        payload["loss_log"] = log
     payload["presenter"] = bool(qint("presenter", 0))
     payload["autoplay"] = bool(qint("autoplay", 0))
 
