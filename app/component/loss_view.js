@@ -66,7 +66,9 @@ export class LossView {
   // The chart follows each racer's first start.
   setRace(race) {
     this.steps = race.steps;
-    this.series = race.racers.filter((r) => r.starts.length && r.starts[0].n).map((r) => ({ ...r.starts[0], xs: r.starts[0].steps, color: r.color }));
+    this.series = race.racers
+      .filter((r) => r.starts.length && r.starts[0].n)
+      .map((r) => ({ ...r.starts[0], xs: r.starts[0].steps, ys: r.starts[0].loss, color: r.color }));
     this.el.lossWhich.textContent = race.multiStart ? "\u00b7 first start of each racer" : "";
   }
 
@@ -106,6 +108,8 @@ export class LossView {
     const steps = Math.max(this.steps, 1);
     const y = range.log ? logScale(range.lo, range.hi, r.t + r.h, r.t) : linearScale(range.lo, range.hi, r.t + r.h, r.t);
     chart.setPlot(r, linearScale(0, steps, r.l, r.l + r.w), y);
+    // Tests read the range the axis shows (decades when log).
+    Object.assign(chart.canvases.top.dataset, { yLog: String(range.log), yLo: String(range.lo), yHi: String(range.hi) });
     this.drawAxes(yTicks, yFmt, range.log, steps);
     return true;
   }

@@ -26,6 +26,8 @@ const SLOW_FOR_MS = 1500;
 const NARROW_BELOW_PX = 720;
 const MAP_WIDTH_SHARE = 0.62; // of a wide container, before the height grows past `height`
 const MAX_WINDOW_SHARE = 0.8; // of the window's height, the most the component grows to
+const PRESENTER_MIN_PX = 360; // the least height presenter mode shrinks to, to fit the window
+const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mode
 
 export default function mountRace(component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -127,6 +129,14 @@ class Race {
       }
     });
     this.lossObserver.observe(this.el.loss);
+    // In presenter mode the component fits the window below its top, so it
+    // lays out again when what stands above it changes height.
+    this.placeObserver = new ResizeObserver(() => {
+      if (this.presenterKeys && Math.abs(this.topInWindow() - this.fittedTop) > 2) this.layout();
+    });
+    const host = root.getRootNode()?.host;
+    this.placeObserver.observe(host?.closest?.("[data-testid='stMainBlockContainer']") ?? document.body);
+    this.fittedTop = 0;
     this.watchDpr();
     // Canvas text needs the page's web font; redraw once it is in.
     document.fonts?.ready?.then(() => !this.destroyed && this.layout());
@@ -196,6 +206,7 @@ class Race {
     this.resizeObserver.disconnect();
     window.removeEventListener("resize", this.onWindowResize);
     this.lossObserver.disconnect();
+    this.placeObserver.disconnect();
     this.setPresenterKeys(false);
     this.dprQuery?.removeEventListener("change", this.onDprChange);
     this.root.removeEventListener("keydown", this.onKeyDown);
@@ -413,6 +424,11 @@ class Race {
     };
   }
 
+  // Where the component's top is in the window (0 if scrolled above it).
+  topInWindow() {
+    return Math.max(0, this.root.getBoundingClientRect().top);
+  }
+
   layout() {
     if (this.destroyed || !this.payload || !this.el.error.hidden) return;
     const W = this.root.clientWidth;
@@ -439,10 +455,18 @@ class Race {
       // On a wide container (a projector) a map held to `height` would leave
       // most of the width to the side panel: grow until the map takes its
       // share of the width, but never past most of the window's height.
-      m = margins(this.height - chrome);
+      let floor = this.height;
+      let ceiling = Math.max(this.height, window.innerHeight * MAX_WINDOW_SHARE);
+      if (this.payload.presenter) {
+        // A projector shows one screen: map, loss chart and controls all fit
+        // below the component's top, whatever height the page asked for.
+        this.fittedTop = this.topInWindow();
+        ceiling = Math.max(PRESENTER_MIN_PX, window.innerHeight - this.fittedTop - PRESENTER_MARGIN_PX);
+        floor = Math.min(floor, ceiling);
+      }
+      m = margins(floor - chrome);
       const wanted = (W * MAP_WIDTH_SHARE - m.l - m.r) / aspect + m.t + m.b + chrome;
-      const ceiling = Math.max(this.height, window.innerHeight * MAX_WINDOW_SHARE);
-      usedHeight = Math.round(clamp(wanted, this.height, ceiling));
+      usedHeight = Math.round(clamp(wanted, floor, ceiling));
       const availH = usedHeight - chrome;
       const availW = W - Math.round(260 * th.scale) - bodyGap;
       m = margins(availH);

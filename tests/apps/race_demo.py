@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from surfaces.trace import DIVERGENCE_LIMIT  # noqa: E402
+
 EXTENT = (-2.0, 2.0, -1.0, 3.0)
 MINIMUM = (1.0, 1.0)
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -76,14 +78,18 @@ def _spiral(start, steps, rate, turn, wobble, seed):
 
 
 def _blow_up(start, steps):
-    """Return the finite points of a path that oscillates outwards until it overflows."""
+    """Return the points of a path that oscillates outwards until it leaves the box ``trace`` keeps.
+
+    Like ``surfaces.trace``, the path ends where a coordinate passes
+    DIVERGENCE_LIMIT: no race the app sends has points farther out.
+    """
     t = np.arange(steps + 1, dtype=float)
     s = np.asarray(start) - np.asarray(MINIMUM)
     with np.errstate(over="ignore", invalid="ignore"):
-        grow = np.exp(0.9 * t) * np.where(t % 2 == 0, 1.0, -1.0)
+        grow = np.exp(0.45 * t) * np.where(t % 2 == 0, 1.0, -1.0)
         p = np.asarray(MINIMUM) + s * (1.0 + 0.15 * (grow[:, None] - 1.0) * np.array([1.0, 0.6]))
         loss = rosenbrock(p[:, 0], p[:, 1])
-    finite = np.isfinite(loss) & (np.abs(p) < 1e30).all(axis=1)
+    finite = np.isfinite(loss) & (np.abs(p) <= DIVERGENCE_LIMIT).all(axis=1)
     n = int(np.argmin(finite)) if not finite.all() else len(finite)
     return p[:n], (n if n < steps + 1 else None)
 
