@@ -111,7 +111,8 @@ export class Timeline {
     const t0 = performance.now();
     for (const view of this.views) view(this.pos);
     this.renderMs = this.renderMs * 0.9 + (performance.now() - t0) * 0.1;
-    if (this.playing) this.raf = requestAnimationFrame(this.tick);
+    // A view may have asked for a frame already (a layout does): one loop, never two.
+    if (this.playing && !this.raf) this.raf = requestAnimationFrame(this.tick);
   }
 
   measureFps(ts) {
