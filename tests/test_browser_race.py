@@ -570,7 +570,7 @@ def test_presenter_component_fits_the_window(open_demo, size):
     width, height = size
     page = open_demo("presenter=1", width=width, height=height)
     page.wait_for_timeout(300)  # the fit follows a layout on the next frame
-    for testid in ("race-map", "race-loss", "race-play", "race-scrub", "race-frame", "race-legend"):
+    for testid in ("race-root", "race-map", "race-loss", "race-controls", "race-legend"):
         box = page.locator(f"[data-testid='{testid}']").bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= height, f"{testid} {box} outside {size}"
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"{testid} {box} outside {size}"

@@ -26,7 +26,6 @@ const SLOW_FOR_MS = 1500;
 const NARROW_BELOW_PX = 720;
 const MAP_WIDTH_SHARE = 0.62; // of a wide container, before the height grows past `height`
 const MAX_WINDOW_SHARE = 0.8; // of the window's height, the most the component grows to
-const PRESENTER_MIN_PX = 360; // the least height presenter mode shrinks to, to fit the window
 const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mode
 
 export default function mountRace(component) {
@@ -79,7 +78,9 @@ class Race {
       coords: $(".race-coords"),
       body: $(".race-body"),
       head: $(".race-head"),
+      side: $(".race-side"),
       legend: $(".race-legend"),
+      lossHead: $(".race-loss-head"),
       loss: $(".race-loss"),
       lossBg: $(".race-loss-bg"),
       lossTrail: $(".race-loss-trail"),
@@ -424,6 +425,15 @@ class Race {
     };
   }
 
+  // The side panel's height with the loss chart at its smallest.
+  sideMinHeight() {
+    const { side, legend, lossHead, loss, lossNote } = this.el;
+    const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
+    const parts = [legend.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
+    if (!lossNote.hidden) parts.push(lossNote.offsetHeight);
+    return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
+  }
+
   // Where the component's top is in the window (0 if scrolled above it).
   topInWindow() {
     return Math.max(0, this.root.getBoundingClientRect().top);
@@ -460,8 +470,10 @@ class Race {
       if (this.payload.presenter) {
         // A projector shows one screen: map, loss chart and controls all fit
         // below the component's top, whatever height the page asked for.
+        // The map never shrinks below what the side panel needs anyway.
         this.fittedTop = this.topInWindow();
-        ceiling = Math.max(PRESENTER_MIN_PX, window.innerHeight - this.fittedTop - PRESENTER_MARGIN_PX);
+        const room = window.innerHeight - this.fittedTop - PRESENTER_MARGIN_PX;
+        ceiling = Math.max(room, this.sideMinHeight() + chrome);
         floor = Math.min(floor, ceiling);
       }
       m = margins(floor - chrome);
