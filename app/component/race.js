@@ -132,12 +132,12 @@ class Race {
     this.lossObserver.observe(this.el.loss);
     // In presenter mode the component fits the window below its top, so it
     // lays out again when what stands above it changes height.
+    this.fittedTop = 0;
     this.placeObserver = new ResizeObserver(() => {
-      if (this.presenterKeys && Math.abs(this.topInWindow() - this.fittedTop) > 2) this.layout();
+      if (this.payload?.presenter && Math.abs(this.topInWindow() - this.fittedTop) > 2) this.layout();
     });
     const host = root.getRootNode()?.host;
     this.placeObserver.observe(host?.closest?.("[data-testid='stMainBlockContainer']") ?? document.body);
-    this.fittedTop = 0;
     this.watchDpr();
     // Canvas text needs the page's web font; redraw once it is in.
     document.fonts?.ready?.then(() => !this.destroyed && this.layout());
