@@ -1,9 +1,55 @@
-// The legend: one row per racer with its loss at the shown step, or where it diverged.
+// The text views: the legend (one row per racer with its loss at the shown
+// step, or where it diverged) and the step counter with the scrubber.
 
 import { formatLoss } from "./geometry.js";
 
+const LEGEND_EVERY_MS = 100; // while playing
+
+// Follows the timeline like the charts do; the DOM changes only when a text does.
+export class StepView {
+  constructor(el, timeline) {
+    this.el = el;
+    this.timeline = timeline;
+    this.racers = [];
+    this.rows = [];
+    this.reset();
+  }
+
+  setRace(race) {
+    this.racers = race.racers;
+    this.rows = buildLegend(this.el.legend, race.racers);
+    this.el.scrub.max = String(race.steps);
+    this.reset();
+  }
+
+  reset() {
+    this.shownFrame = -1;
+    this.legendFrame = -1;
+    this.legendAt = 0;
+  }
+
+  draw(pos) {
+    const k = Math.floor(pos);
+    const tl = this.timeline;
+    if (k !== this.shownFrame) {
+      this.shownFrame = k;
+      const fr = this.el.frame;
+      fr.textContent = `step ${k} / ${tl.steps}`;
+      fr.dataset.frame = String(k);
+      if (!tl.scrubbing) this.el.scrub.value = String(k);
+    }
+    // Numbers changing 60 times a second cannot be read; 10 times can.
+    const now = performance.now();
+    if (k !== this.legendFrame && (!tl.playing || now - this.legendAt >= LEGEND_EVERY_MS)) {
+      this.legendFrame = k;
+      this.legendAt = now;
+      updateLegend(this.rows, this.racers, k);
+    }
+  }
+}
+
 // Fill the list `ul` with a row per racer; return the rows for updateLegend.
-export function buildLegend(ul, racers) {
+function buildLegend(ul, racers) {
   ul.replaceChildren();
   return racers.map((r) => {
     const li = document.createElement("li");
@@ -26,7 +72,7 @@ export function buildLegend(ul, racers) {
 }
 
 // Show step k; a row's DOM changes only when its text does.
-export function updateLegend(rows, racers, k) {
+function updateLegend(rows, racers, k) {
   racers.forEach((r, i) => {
     const row = rows[i];
     const first = r.starts[0];

@@ -14,13 +14,12 @@
 
 import { clamp, tickFormatter } from "./geometry.js";
 import { isActivatable, isTyping, keyAction } from "./keys.js";
-import { buildLegend, updateLegend } from "./legend.js";
+import { StepView } from "./legend.js";
 import { LossView } from "./loss_view.js";
 import { MapView } from "./map_view.js";
 import { prepareRace } from "./race_data.js";
 import { Timeline } from "./timeline.js";
 
-const LEGEND_EVERY_MS = 100; // while playing
 const SLOW_FPS = 40; // below this for SLOW_FOR_MS, moving layers drop to 1x resolution
 const SLOW_FOR_MS = 1500;
 const NARROW_BELOW_PX = 720;
@@ -63,9 +62,6 @@ class Race {
     this.presenterKeys = false;
     this.lowRes = false;
     this.slowSince = null;
-    this.shownFrame = -1;
-    this.legendFrame = -1;
-    this.legendAt = 0;
     this.imageSrc = "";
 
     const $ = (sel) => root.querySelector(sel);
@@ -106,7 +102,8 @@ class Race {
     });
     this.timeline.follow((pos) => this.ready() && this.map.draw(pos));
     this.timeline.follow((pos) => this.ready() && this.loss.draw(pos));
-    this.timeline.follow((pos) => this.ready() && this.showStep(Math.floor(pos)));
+    this.stepView = new StepView(this.el, this.timeline);
+    this.timeline.follow((pos) => this.ready() && this.stepView.draw(pos));
 
     this.onKeyDown = this.onKeyDown.bind(this);
     this.onKeyUp = this.onKeyUp.bind(this);
@@ -125,7 +122,7 @@ class Race {
       const box = this.el.loss;
       if (size && (Math.floor(box.clientWidth) !== size[0] || Math.floor(box.clientHeight) !== size[1])) {
         this.loss.place(this.th, this.dpr, this.movingDpr());
-        this.shownFrame = -1;
+        this.stepView.reset();
         this.timeline.request();
       }
     });
@@ -177,8 +174,7 @@ class Race {
     this.map.setRace(this.race);
     this.loss.setRace(this.race);
     tl.setSteps(this.race.steps);
-    this.shownFrame = -1;
-    this.legendFrame = -1;
+    this.stepView.setRace(this.race);
 
     if (!sameScene) {
       tl.pos = 0;
@@ -194,8 +190,6 @@ class Race {
     this.root.classList.toggle("presenter", Boolean(payload.presenter));
     this.setPresenterKeys(Boolean(payload.presenter));
     this.el.title.textContent = payload.title ?? "";
-    this.el.scrub.max = String(tl.steps);
-    this.legendRows = buildLegend(this.el.legend, this.race.racers);
     this.loadImage(typeof payload.image === "string" ? payload.image : "");
     this.layout();
   }
@@ -237,24 +231,6 @@ class Race {
     this.el.play.setAttribute("aria-label", label);
     this.el.play.title = `${label} (Space)`;
     this.el.frame.dataset.playing = String(playing);
-  }
-
-  showStep(k) {
-    const tl = this.timeline;
-    if (k !== this.shownFrame) {
-      this.shownFrame = k;
-      const fr = this.el.frame;
-      fr.textContent = `step ${k} / ${tl.steps}`;
-      fr.dataset.frame = String(k);
-      if (!tl.scrubbing) this.el.scrub.value = String(k);
-    }
-    // Numbers changing 60 times a second cannot be read; 10 times can.
-    const now = performance.now();
-    if (k !== this.legendFrame && (!tl.playing || now - this.legendAt >= LEGEND_EVERY_MS)) {
-      this.legendFrame = k;
-      this.legendAt = now;
-      updateLegend(this.legendRows, this.race.racers, k);
-    }
   }
 
   showFps(fps, spanMs, ts, renderMs) {
@@ -313,7 +289,7 @@ class Race {
     el.log.addEventListener("change", () => {
       this.loss.logScale = el.log.checked;
       if (this.th) this.loss.place(this.th, this.dpr, this.movingDpr());
-      this.shownFrame = -1;
+      this.stepView.reset();
       tl.request();
     });
     el.mapTop.addEventListener("click", (e) => this.onMapClick(e));
@@ -502,7 +478,7 @@ class Race {
     this.map.place(Math.floor(plotW), Math.floor(plotH), m, th, this.dpr, this.movingDpr());
     this.el.fps.dataset.scale = String(this.movingDpr());
     this.loss.place(th, this.dpr, this.movingDpr());
-    this.shownFrame = -1;
+    this.stepView.reset();
     this.timeline.request();
   }
 }
