@@ -24,6 +24,7 @@ What the browser does with the payload (its shape and its one check are in
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -31,13 +32,29 @@ import streamlit as st
 from .payload import check_payload
 
 _ASSETS = Path(__file__).parent / "component"
+_IMPORT = re.compile(r'^import\s[^;]*?from\s+"\./([\w.-]+)";\n', re.M)
+
+
+def _bundle(entry: str, seen: set[str] | None = None) -> str:
+    """Return the animator's ES module ``entry`` joined with the modules it imports, each after its imports.
+
+    Streamlit registers one inline module, which cannot import sibling files,
+    so the files are joined here: import lines dropped, named exports made local.
+    """
+    seen = set() if seen is None else seen
+    seen.add(entry)
+    text = (_ASSETS / entry).read_text(encoding="utf-8")
+    parts = [_bundle(dep, seen) for dep in _IMPORT.findall(text) if dep not in seen]
+    parts.append(re.sub(r"^export (?!default)", "", _IMPORT.sub("", text), flags=re.M))
+    return "\n".join(parts)
+
 
 # Registered once, at import: mounting re-registers nothing.
 _RACE = st.components.v2.component(
     "descent_race",
     html=(_ASSETS / "race.html").read_text(encoding="utf-8"),
     css=(_ASSETS / "race.css").read_text(encoding="utf-8"),
-    js=(_ASSETS / "race.js").read_text(encoding="utf-8"),
+    js=_bundle("race.js"),
 )
 
 

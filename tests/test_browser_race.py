@@ -368,3 +368,209 @@ def test_check_payload_accepts_the_demo_and_names_what_is_wrong():
     )
     assert "start 0" in msg and "31 points" in msg
     assert isinstance(RacePayloadError("x"), ValueError)
+
+
+# -- divergence drawn honestly: the real race of the "Learning rate too large" preset ---------------
+
+PRESET = "lr_too_large"
+
+# Scrubs through every step inside the page and returns, per step and per colour, the pixels of
+# one trail layer that have that colour (flat x, y lists): one round trip instead of 100.
+SAMPLE_TRAIL_JS = """async (root, [testid, colours, tol]) => {
+  const scrub = root.querySelector("[data-testid='race-scrub']");
+  const frame = root.querySelector("[data-testid='race-frame']");
+  const canvas = root.querySelector(`[data-testid='${testid}']`);
+  const ctx = canvas.getContext("2d");
+  const nextFrame = () => new Promise((done) => requestAnimationFrame(() => done()));
+  const steps = Number(scrub.max);
+  const out = [];
+  for (let k = 0; k <= steps; k++) {
+    scrub.value = String(k);
+    scrub.dispatchEvent(new Event("input", { bubbles: true }));
+    for (let i = 0; i < 100 && frame.dataset.frame !== String(k); i++) await nextFrame();
+    await nextFrame();
+    const { data, width } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const perColour = colours.map(() => []);
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] <= 200) continue;
+      colours.forEach((rgb, c) => {
+        const d = Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]);
+        if (d < tol) perColour[c].push((i / 4) % width, Math.floor(i / 4 / width));
+      });
+    }
+    out.push(perColour);
+  }
+  return { frames: out, scale: canvas.width / canvas.clientWidth };
+}"""
+
+
+def sample_trails(page, testid: str, colours: list[str]) -> tuple[list, float]:
+    """Return (per step, per colour: an (m, 2) array of painted pixel centres in CSS px), scrubbing every step."""
+    got = page.locator("[data-testid='race-root']").evaluate(SAMPLE_TRAIL_JS, [testid, [hex_rgb(c) for c in colours], 40])
+    frames = [
+        [(np.asarray(flat, dtype=float).reshape(-1, 2) + 0.5) / got["scale"] for flat in per_colour]
+        for per_colour in got["frames"]
+    ]
+    return frames
+
+
+def assert_on_polyline(pts: np.ndarray, line: np.ndarray, rect: dict, what: str):
+    """Fail unless every painted pixel lies inside the plot and within a line's half-width of ``line``."""
+    if not len(pts):
+        return
+    inside = (
+        (pts[:, 0] >= rect["left"] - 1) & (pts[:, 0] <= rect["left"] + rect["width"] + 1)
+        & (pts[:, 1] >= rect["top"] - 1) & (pts[:, 1] <= rect["top"] + rect["height"] + 1)
+    )
+    assert inside.all(), f"{what}: {int((~inside).sum())} pixels outside the plot"
+    d = distance_to_polyline(pts, line)
+    assert d.max() < 3.5, (
+        f"{what}: {int((d >= 3.5).sum())} pixels up to {d.max():.0f} px from the data, "
+        f"e.g. at {pts[np.argmax(d)].round(1).tolist()}"
+    )
+
+
+def hex_rgb(color: str) -> list[int]:
+    return [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+
+
+def distance_to_polyline(pts: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Return each point's distance (pixels) to the nearest segment of ``line`` (m, 2); to its point if m == 1."""
+    if len(line) == 1:
+        return np.linalg.norm(pts - line[0], axis=1)
+    a, b = line[:-1], line[1:]
+    ab = b - a
+    length2 = np.maximum((ab**2).sum(axis=1), 1e-12)
+    t = np.clip(((pts[:, None, :] - a) * ab).sum(axis=2) / length2, 0.0, 1.0)
+    nearest = a + t[..., None] * ab
+    return np.linalg.norm(pts[:, None, :] - nearest, axis=2).min(axis=1)
+
+
+def to_plot_pixels(flat: list[float], extent, rect) -> np.ndarray:
+    """Return a flat [x0, y0, x1, y1, ...] path in the map's CSS pixels, by the plot's rectangle."""
+    x0, x1, y0, y1 = extent
+    xy = np.asarray(flat, dtype=float).reshape(-1, 2)
+    px = rect["left"] + (xy[:, 0] - x0) / (x1 - x0) * rect["width"]
+    py = rect["top"] + (y1 - xy[:, 1]) / (y1 - y0) * rect["height"]
+    return np.stack([px, py], axis=1)
+
+
+@pytest.fixture(scope="module")
+def preset_race():
+    sys.path.insert(0, str(DEMO.parent))
+    from race_demo import preset_payload
+
+    return preset_payload(PRESET)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("only", [0, 1, 2])
+def test_each_racer_paints_only_its_own_path_at_every_step(open_demo, preset_race, only):
+    racer = preset_race["racers"][only]
+    page = open_demo(f"preset={PRESET}&only={only}")
+    _, rect = plot_rect(page)
+    frames = sample_trails(page, "race-map-trail", [racer["color"]])
+    line = to_plot_pixels(racer["paths"][0], preset_race["extent"], rect)
+    assert len(frames) == preset_race["steps"] + 1
+    for k, (pts,) in enumerate(frames):
+        assert_on_polyline(pts, line[: min(k, len(line) - 1) + 1], rect, f"step {k}, {racer['label']}")
+    assert len(frames[-1][0]) > 200, f"{racer['label']}'s trail is hardly drawn at the last step"
+
+
+@pytest.mark.browser
+def test_loss_chart_paints_each_racers_own_loss_at_every_step(open_demo, preset_race):
+    page = open_demo(f"preset={PRESET}")
+    top = page.locator("[data-testid='race-loss-top']")
+    rect = {k: float(top.get_attribute(f"data-plot-{k}")) for k in ("left", "top", "width", "height")}
+    assert top.get_attribute("data-y-log") == "true"
+    lo, hi = float(top.get_attribute("data-y-lo")), float(top.get_attribute("data-y-hi"))
+    racers = preset_race["racers"]
+    frames = sample_trails(page, "race-loss-trail", [r["color"] for r in racers])
+    steps = preset_race["steps"]
+    for c, racer in enumerate(racers):
+        # The axis's range is the chart's choice; where each loss lands on it is computed here.
+        loss = np.asarray(racer["loss"][0], dtype=float)
+        level = np.clip(np.log10(loss), lo, hi)
+        line = np.stack([
+            rect["left"] + np.arange(len(loss)) / steps * rect["width"],
+            rect["top"] + (hi - level) / (hi - lo) * rect["height"],
+        ], axis=1)
+        for k, per_colour in enumerate(frames):
+            assert_on_polyline(per_colour[c], line[: min(k, len(line) - 1) + 1], rect, f"step {k}, {racer['label']}")
+        assert len(frames[-1][c]) > 50, f"{racer['label']}'s loss is hardly drawn"
+
+
+@pytest.mark.browser
+def test_a_diverged_path_ends_with_a_cross_where_it_left_the_window(open_demo, preset_race):
+    racer = preset_race["racers"][2]
+    assert racer["diverged_at"][0] is not None
+    page = open_demo(f"preset={PRESET}&only=2")
+    _, rect = plot_rect(page)
+    scrub_to(page, preset_race["steps"])
+    # Where the path first leaves the window, found on the data (start inside, next point outside).
+    x0, x1, y0, y1 = preset_race["extent"]
+    xy = np.asarray(racer["paths"][0]).reshape(-1, 2)
+    out = np.flatnonzero((xy[:, 0] < x0) | (xy[:, 0] > x1) | (xy[:, 1] < y0) | (xy[:, 1] > y1))
+    (a, b) = xy[out[0] - 1], xy[out[0]]
+    t = min(
+        ((edge - a[i]) / (b[i] - a[i]) for i, lo, hi in ((0, x0, x1), (1, y0, y1)) for edge in (lo, hi)
+         if b[i] != a[i] and 0 <= (edge - a[i]) / (b[i] - a[i]) <= 1),
+    )
+    exit_px = to_plot_pixels(list(a + t * (b - a)), preset_race["extent"], rect)[0]
+    top = canvas_pixels(page, "race-map-top")
+    red = (np.abs(top[..., :3] - np.array([0xD7, 0x19, 0x1C])).sum(axis=-1) < 30) & (top[..., 3] > 200)
+    ys, xs = np.nonzero(red)
+    assert len(xs) > 20, "no divergence cross at the last step"
+    centre = np.array([xs.mean(), ys.mean()]) + 0.5
+    assert np.linalg.norm(centre - exit_px) < 6, (centre.tolist(), exit_px.tolist())
+
+
+@pytest.mark.browser
+def test_log_loss_axis_shows_a_diverging_loss_rising(open_demo, preset_race):
+    page = open_demo(f"preset={PRESET}")
+    expect(page.locator("[data-testid='race-log']")).to_be_checked()
+    scrub_to(page, preset_race["steps"])
+    top = page.locator("[data-testid='race-loss-top']")
+    rect = {k: float(top.get_attribute(f"data-plot-{k}")) for k in ("top", "height")}
+    trail = canvas_pixels(page, "race-loss-trail")
+    colour = np.array(hex_rgb(preset_race["racers"][2]["color"]))
+    mine = (np.abs(trail[..., :3] - colour).sum(axis=-1) < 40) & (trail[..., 3] > 200)
+    rows = np.flatnonzero(mine.any(axis=1))
+    assert rows.size, "the diverging racer's loss is not drawn"
+    # A loss that grows by eleven orders of magnitude climbs most of the chart, not a stub at its top.
+    assert (rows.max() - rows.min()) > 0.4 * rect["height"], (rows.min(), rows.max(), rect)
+
+
+# -- presenter mode: large type, and the whole component on one screen ------------------------------
+
+
+def font_px(locator) -> float:
+    return float(locator.evaluate("(el) => parseFloat(getComputedStyle(el).fontSize)"))
+
+
+@pytest.mark.browser
+def test_presenter_type_is_large_at_1920x1080(open_demo):
+    page = open_demo("presenter=1", width=1920, height=1080)
+    for testid in ("race-map-bg", "race-loss-bg"):
+        px = float(page.get_attribute(f"[data-testid='{testid}']", "data-font-px"))
+        assert px >= 18, f"{testid} tick labels are {px} px"
+    rows = page.locator("[data-testid='race-legend'] li")
+    for sel in (".race-label", ".race-value", ".race-value .unit"):
+        px = font_px(rows.nth(0).locator(sel))
+        assert px >= 22, f"legend {sel} is {px} px"
+    assert font_px(page.locator("[data-testid='race-frame']")) >= 22
+    # Normal mode keeps the smaller type.
+    page = open_demo(width=1920, height=1080)
+    assert float(page.get_attribute("[data-testid='race-map-bg']", "data-font-px")) < 18
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1920, 1080)])
+def test_presenter_component_fits_the_window(open_demo, size):
+    width, height = size
+    page = open_demo("presenter=1", width=width, height=height)
+    page.wait_for_timeout(300)  # the fit follows a layout on the next frame
+    for testid in ("race-root", "race-map", "race-loss", "race-controls", "race-legend"):
+        box = page.locator(f"[data-testid='{testid}']").bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height, f"{testid} {box} outside {size}"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"{testid} {box} outside {size}"

@@ -4,10 +4,13 @@ Run it with ``streamlit run tests/apps/race_demo.py``. Query parameters:
 ``racers`` (3), ``steps`` (200), ``starts`` (1), ``image`` ("png" or "jpeg"),
 ``diverge`` (1: the last racer blows up), ``offset`` (0: subtracted from
 every loss), ``presenter`` (0), ``autoplay`` (0),
-``layout`` ("wide" or "centered"), ``height`` (620).
+``layout`` ("wide" or "centered"), ``height`` (620),
+``preset`` (a name from app/presets.toml: that preset's real race instead of
+the made-up one) and ``only`` (with ``preset``: keep only racer number ``only``).
 
-The paths are made up (damped spirals into the minimum of Rosenbrock's
-function), not computed by any optimizer: this page tests the animator alone.
+Without ``preset`` the paths are made up (damped spirals into the minimum of
+Rosenbrock's function), not computed by any optimizer: the page tests the
+animator alone. With it, the race is computed by ``app.compute`` as the app does.
 Importing this module only defines ``demo_payload``; the page runs as a script.
 """
 
@@ -24,6 +27,8 @@ from matplotlib.figure import Figure
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from surfaces.trace import DIVERGENCE_LIMIT  # noqa: E402
 
 EXTENT = (-2.0, 2.0, -1.0, 3.0)
 MINIMUM = (1.0, 1.0)
@@ -73,14 +78,18 @@ def _spiral(start, steps, rate, turn, wobble, seed):
 
 
 def _blow_up(start, steps):
-    """Return the finite points of a path that oscillates outwards until it overflows."""
+    """Return the points of a path that oscillates outwards until it leaves the box ``trace`` keeps.
+
+    Like ``surfaces.trace``, the path ends where a coordinate passes
+    DIVERGENCE_LIMIT: no race the app sends has points farther out.
+    """
     t = np.arange(steps + 1, dtype=float)
     s = np.asarray(start) - np.asarray(MINIMUM)
     with np.errstate(over="ignore", invalid="ignore"):
-        grow = np.exp(0.9 * t) * np.where(t % 2 == 0, 1.0, -1.0)
+        grow = np.exp(0.45 * t) * np.where(t % 2 == 0, 1.0, -1.0)
         p = np.asarray(MINIMUM) + s * (1.0 + 0.15 * (grow[:, None] - 1.0) * np.array([1.0, 0.6]))
         loss = rosenbrock(p[:, 0], p[:, 1])
-    finite = np.isfinite(loss) & (np.abs(p) < 1e30).all(axis=1)
+    finite = np.isfinite(loss) & (np.abs(p) <= DIVERGENCE_LIMIT).all(axis=1)
     n = int(np.argmin(finite)) if not finite.all() else len(finite)
     return p[:n], (n if n < steps + 1 else None)
 
@@ -142,6 +151,19 @@ def demo_payload(
     }
 
 
+def preset_payload(name: str, only: int | None = None) -> dict:
+    """Return the payload the app sends for preset ``name`` (its real race), keeping only racer ``only`` if given."""
+    from app import compute, plots, presets
+
+    scene = presets.get(name)
+    race = compute.run_race(scene)
+    surf = compute.load_surface(scene.surface, scene.formula)
+    payload = compute.payload(race, plots.contour_image(surf, compute.window_of(scene, surf)), autoplay=False)
+    if only is not None:
+        payload["racers"] = [payload["racers"][only]]
+    return payload
+
+
 def main() -> None:
     import streamlit as st
 
@@ -164,18 +186,23 @@ def main() -> None:
         state.scene += 1
     log = st.toggle("Log loss", key="log_loss")
 
-    payload = dict(
-        cached(
-            racers=qint("racers", 3),
-            steps=qint("steps", 200),
-            starts=qint("starts", 1),
-            image=q.get("image", "png"),
-            diverge=bool(qint("diverge", 1)),
-            offset=float(q.get("offset", 0)),
-            scene=state.scene,
+    if q.get("preset"):
+        only = qint("only", -1)
+        payload = dict(st.cache_data(show_spinner=False)(preset_payload)(q["preset"], only if only >= 0 else None))
+        payload["loss_log"] = payload["loss_log"] or log
+    else:
+        payload = dict(
+            cached(
+                racers=qint("racers", 3),
+                steps=qint("steps", 200),
+                starts=qint("starts", 1),
+                image=q.get("image", "png"),
+                diverge=bool(qint("diverge", 1)),
+                offset=float(q.get("offset", 0)),
+                scene=state.scene,
+            )
         )
-    )
-    payload["loss_log"] = log
+        payload["loss_log"] = log
     payload["presenter"] = bool(qint("presenter", 0))
     payload["autoplay"] = bool(qint("autoplay", 0))
 
