@@ -195,6 +195,29 @@ def test_a_link_keeps_its_good_parts_when_one_part_cannot_be_drawn(base, query, 
     assert seen["title"] == kept, seen["title"]
 
 
+def test_a_batch_size_chosen_on_a_data_surface_does_not_follow_to_a_formula_surface(base):
+    # the same cause as ?s=rosenbrock&b=5 reached by clicking: the batch-size control is hidden on a
+    # formula surface, but its value stayed in the session and made every later scene fail
+    import surfaces
+
+    data = next(n for n, e in surfaces.CATALOGUE.items() if e.stochastic)
+
+    async def go():
+        async with StreamlitClient(base, timeout=120, fetch_static=False) as c:
+            await c.open("")
+            await c.set_value("Surface", surfaces.CATALOGUE[data].title)
+            await c.set_value("Batch size", 5)
+            r = await c.set_value("Surface", surfaces.CATALOGUE["rosenbrock"].title)
+            found = problems(c, r, "after switching to Rosenbrock")
+            errors = [e.text for e in c.elements_of("alert")]
+            return found, errors, _title(c)
+
+    found, errors, title = run(go())
+    assert not found, found
+    assert not errors, errors
+    assert title == "Rosenbrock's banana", title
+
+
 # -- no Markdown from link text or formula text -----------------------------------------------
 
 MARKUP = {
