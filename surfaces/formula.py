@@ -110,13 +110,17 @@ class RealPow(_RealValued, sympy.Function):
         base, exponent = self.args
         return exponent * real_pow(base, exponent - 1)
 
-    def _power_text(self, printer, **kwargs) -> str:
+    def _numpycode(self, printer, **kwargs) -> str:
+        # NumPy's power gives NaN for a negative base
         base, exponent = self.args
         return f"({printer._print(base)})**({printer._print(exponent)})"
 
-    # NumPy gives NaN for a negative base; Python floats give a complex number, which trace detects
-    _numpycode = _power_text
-    _pythoncode = _power_text
+    def _pythoncode(self, printer, **kwargs) -> str:
+        # On Python floats ** turns a negative base complex, which math's functions then refuse
+        # with a TypeError; math.pow raises ValueError ("math domain error") like math.sqrt and
+        # math.log outside their domain, which trace reads as leaving the domain.
+        base, exponent = self.args
+        return f"{printer._module_format('math.pow')}({printer._print(base)}, {printer._print(exponent)})"
 
     def _latex(self, printer, exp=None, **kwargs):
         tex = printer._print(sympy.Pow(*self.args, evaluate=False))

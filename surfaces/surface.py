@@ -14,7 +14,18 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
-from .formula import XY_VARIABLES, FormulaError, SurfaceError, X, Y, formula_latex, node_count, parse_formula
+from .formula import (
+    XY_VARIABLES,
+    FormulaError,
+    RealPow,
+    SurfaceError,
+    X,
+    Y,
+    formula_latex,
+    node_count,
+    parse_formula,
+    real_pow,
+)
 
 DEFAULT_WINDOW = ((-3.0, 3.0), (-3.0, 3.0))
 #: sizes beyond which a derivative takes seconds to derive and compile; seen with long products
@@ -93,6 +104,79 @@ def derivatives(expr: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple[tuple
     return grad, tuple(hess_rows)
 
 
+class _Root(sympy.Function):
+    """``base ** exponent`` with 0 < exponent < 1, marked so that its derivative is taken by ``_RootSlope``.
+
+    Lives only while ``subgradient`` differentiates; every one left is turned back into a power.
+    """
+
+    nargs = 2
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def _eval_derivative(self, s):
+        base, exponent = self.args
+        return _RootSlope(base.diff(s), base, exponent)
+
+
+class _RootSlope(sympy.Function):
+    """``exponent * slope * base ** (exponent - 1)``, the chain rule through a root, but 0 where slope and base are both 0.
+
+    There the plain product is 0 * inf = NaN: the root of a quantity at its
+    minimum of 0, as in a distance sqrt(x^2 + y^2) at its centre (Ackley's
+    funnel), is a kink, and 0 is its subgradient, as sign(0) = 0 is for |x|.
+    Everywhere else the value is the plain product.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, slope, base, exponent):
+        if slope.is_zero:
+            return sympy.S.Zero
+        if slope.is_zero is False or base.is_zero is False:
+            # the product cannot be 0 * inf: write it out plainly
+            return exponent * slope * real_pow(base, exponent - 1)
+        return None
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def _numpycode(self, printer, **kwargs) -> str:
+        slope, base, exponent = (printer._print(a) for a in self.args)
+        where = printer._module_format(printer._module + ".where")
+        return (f"{where}(({slope} == 0) & ({base} == 0), 0.0, "
+                f"({exponent})*({slope})*({base})**({exponent} - 1))")
+
+    def _pythoncode(self, printer, **kwargs) -> str:
+        # a conditional expression, so the power of 0 (a ZeroDivisionError on floats) is never computed
+        slope, base, exponent = (printer._print(a) for a in self.args)
+        power = printer._module_format("math.pow")
+        return (f"(0.0 if ({slope}) == 0 and ({base}) == 0 else "
+                f"({exponent})*({slope})*{power}({base}, {exponent} - 1))")
+
+
+def _is_root(e) -> bool:
+    if not isinstance(e, (sympy.Pow, RealPow)):
+        return False
+    base, exponent = e.args
+    return bool(exponent.is_Number and 0 < exponent < 1 and base.free_symbols)
+
+
+def subgradient(expr: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple:
+    """Return the gradient of ``expr`` as sympy expressions that give 0, a subgradient, at the kinks of roots.
+
+    Equal to the plain derivative wherever that is a number; differs only where
+    the chain rule through a root u^p (0 < p < 1) is 0 * inf because u and its
+    derivative are both 0, such as the centre of sqrt(x^2 + y^2).
+    """
+    marked = expr.replace(_is_root, lambda e: _Root(*e.args))
+    if not marked.has(_Root):
+        return tuple(sympy.diff(expr, p) for p in params)
+    return tuple(sympy.diff(marked, p).replace(_Root, real_pow) for p in params)
+
+
 def _as_machine_numbers(expr: sympy.Expr) -> sympy.Expr:
     """Return ``expr`` with integers and fractions too large for a float64 replaced by floats.
 
@@ -156,10 +240,11 @@ class Surface:
         self.log_contours = bool(log_contours)
         self._recipe = recipe
         self.gradient_expr, self.hessian_expr = derivatives(expr, self.params)
+        self.subgradient_expr = subgradient(expr, self.params)
         args = self._lambdify_args()
         try:
             self._loss_fn = _lambdify(args, (expr,), "numpy")
-            self._grad_fn = _lambdify(args, self.gradient_expr, "numpy")
+            self._grad_fn = _lambdify(args, self.subgradient_expr, "numpy")
             self._hess_fn = _lambdify(args, [h for row in self.hessian_expr for h in row], "numpy")
         except (sympy.printing.codeprinter.PrintMethodNotImplementedError, NotImplementedError):
             raise FormulaError("this formula uses something that cannot be computed numerically") from None
@@ -219,24 +304,38 @@ class Surface:
         h = self._evaluate(self._hess_fn, xy, None, 4)
         return h.reshape(h.shape[:-1] + (2, 2))
 
-    def grid(self, n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return ``(X, Y, Z)``, each (n, n): a regular grid over the window and the loss on it (``Z[i, j]`` at ``X[i, j], Y[i, j]``)."""
+    def grid(self, n: int = 200, window=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(X, Y, Z)``, each (n, n): a regular grid over ``window`` and the loss on it (``Z[i, j]`` at ``X[i, j], Y[i, j]``).
+
+        ``window`` defaults to the surface's own. Z is NaN where the loss is
+        not a finite number; raises SurfaceError when it is nowhere finite, so
+        a picture of the window would be empty.
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_GRID:
             raise SurfaceError(f"the grid size must be a whole number from 2 to {MAX_GRID}, got {n!r}")
-        (x0, x1), (y0, y1) = self.window
+        (x0, x1), (y0, y1) = self.window if window is None else check_window(window)
         gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-        return gx, gy, self.loss(np.stack([gx, gy], axis=-1))
+        z = self.loss(np.stack([gx, gy], axis=-1))
+        finite = np.isfinite(z)
+        if not finite.any():
+            raise SurfaceError(
+                f"the loss has no real, finite value anywhere in the window x from {x0:g} to {x1:g}, "
+                f"y from {y0:g} to {y1:g} (a square root or logarithm of negative numbers, or numbers too "
+                "large for a computer); pick a window where the formula is defined"
+            )
+        return gx, gy, np.where(finite, z, np.nan)
 
     @functools.cached_property
     def float_grad(self):
         """Return a function ``(x, y) -> (gx, gy)`` on Python floats (math module), or None if there is none.
 
-        Math errors (overflow, a log of a negative number) raise OverflowError,
-        ValueError or ZeroDivisionError instead of returning NaN; a value can
-        come back complex (a fractional power of a negative number).
+        Outside the real domain (a log, square root or fractional power of a
+        negative number, an overflow, a division by zero) it raises ValueError,
+        OverflowError or ZeroDivisionError where NumPy gives NaN or inf; it never
+        returns a complex number.
         """
         try:
-            return _lambdify(self.params, self.gradient_expr, "math")
+            return _lambdify(self.params, self.subgradient_expr, "math")
         except Exception:
             # anything the math printer cannot write only costs the fast path: trace falls back to arrays
             return None
@@ -317,4 +416,4 @@ def from_formula(text: str, window=None) -> Surface:
     return _from_formula(text, check_window(DEFAULT_WINDOW if window is None else window))
 
 
-__all__ = ["Surface", "from_formula", "check_window", "derivatives", "DEFAULT_WINDOW", "Window"]
+__all__ = ["Surface", "from_formula", "check_window", "derivatives", "subgradient", "DEFAULT_WINDOW", "Window"]

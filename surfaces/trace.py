@@ -184,7 +184,6 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[
     lim = DIVERGENCE_LIMIT
     diverged = None
     t = 0
-    gx = gy = 0.0
     try:
         for t in range(1, steps + 1):
             lr = lrs[t - 1]
@@ -199,11 +198,7 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[
             xs.append(px)
             ys.append(py)
     except (OverflowError, ZeroDivisionError, ValueError):
-        diverged = t
-    except TypeError:
-        # a fractional power of a negative number is complex, which cannot be compared with the limit
-        if not any(isinstance(v, complex) for v in (px, py, gx, gy)):
-            raise
+        # the math module raises where NumPy gives inf or NaN: the path has left the real domain
         diverged = t
     path = np.full((steps + 1, 2), np.nan)
     k = len(xs)
