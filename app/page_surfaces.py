@@ -233,6 +233,7 @@ def _preset_controls() -> None:
     sb.toggle("Presenter mode", key="presenter",
               help="hide the controls, enlarge the plot and fonts; keys: space play/pause, ← → step, Home restart")
     sb.selectbox("Preset", [None, *presets.presets()], key=PRESET_KEY, on_change=_on_preset,
+                 placeholder="Choose a lesson...",
                  format_func=lambda n: "Choose a lesson..." if n is None else presets.presets()[n].title,
                  help="a prepared scene with a one-line lesson; once you change the scene, choosing it again "
                       "restores it")
