@@ -413,6 +413,17 @@ def _heading(scene: Scene, surf) -> None:
     c2.image(surface_images(scene.surface, scene.formula, window_of(scene, surf))[1], width="stretch")
 
 
+def link_query(scene: Scene, presenter: bool = False) -> dict:
+    """Return the URL query parameters of ``scene``, naming its preset while it is one, and presenter mode."""
+    query = scene.to_query()
+    name = st.session_state.get(PRESET_KEY)
+    if _is_preset(name, scene):
+        query[PRESET_KEY] = name
+    if presenter:
+        query["present"] = "1"
+    return query
+
+
 def _keep_url(scene: Scene, presenter: bool) -> None:
     """Write the scene into the page's URL, so the address bar is always a link to what is shown.
 
@@ -420,12 +431,7 @@ def _keep_url(scene: Scene, presenter: bool) -> None:
     scenes (``_follow_history``). The preset's name goes along while the scene is
     the preset's, so a shared link shows its title and lesson.
     """
-    query = scene.to_query()
-    name = st.session_state.get(PRESET_KEY)
-    if _is_preset(name, scene):
-        query[PRESET_KEY] = name
-    if presenter:
-        query["present"] = "1"
+    query = link_query(scene, presenter)
     if query != _query_dict_flat():
         st.query_params.from_dict(query)
     st.session_state["_url_written"] = (query, _widgets_fingerprint())
@@ -467,7 +473,7 @@ def _view_3d(scene: Scene) -> None:
 def _share(scene: Scene) -> None:
     base = (st.context.url or "").split("?")[0]
     st.markdown("**Link to exactly this scene** (copy it with the button at the right of the box):")
-    st.code(f"{base}?{urlencode(scene.to_query(), doseq=True)}", language=None)
+    st.code(f"{base}?{urlencode(link_query(scene), doseq=True)}", language=None)
     race = cached_race(scene)
     c1, c2 = st.columns(2)
     c1.download_button("Trajectories (CSV)", export.race_csv(race), file_name="descent-trajectories.csv",

@@ -54,8 +54,11 @@ def test_a_link_naming_a_preset_shows_its_title_lesson_and_race():
     assert heading(at) == ravine.title
     assert ravine.lesson in at.caption[0].value
     assert at.session_state["steps"] == ravine.steps and len(labels(at)) == len(ravine.racers)
-    # and the page's own URL names the preset, so a copied address bar keeps it
+    # and the page's own URL names the preset, so a copied address bar keeps it, as does the share tab's link
     assert at.query_params["preset"] == "ravine" and at.query_params["s"] == "ravine"
+    at.session_state["tab"] = "Share & export"
+    at.run()
+    assert "preset=ravine" in at.code[0].value and "s=ravine" in at.code[0].value
 
 
 def test_the_link_written_for_a_chosen_preset_reopens_it_with_its_title():
