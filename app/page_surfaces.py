@@ -364,32 +364,35 @@ def _take_map_click() -> None:
 
 def _scene_to_show() -> tuple[Scene, dict, list[dict]]:
     """Return (scene, payload, results rows) of the widgets' scene, or of the last good one with the reason shown."""
-    try:
-        scene = read_scene(st.session_state)
-        if scene.surface == CUSTOM and not scene.formula.strip():
-            # Just chose "Custom formula...": nothing typed yet is not a mistake.
-            st.info("Type a formula in x and y in the sidebar; until then the map shows the last scene.",
-                    icon=":material/edit:")
-            raise _KeepLast
-        if scene.surface == CUSTOM:
-            surfaces.load(CUSTOM, scene.formula)  # a FormulaError keeps its column for the caret below
-        scene = scene.check()
-        view, rows = cached_view(scene)
-        st.session_state["last_good"] = scene
-        return scene, view, rows
-    except _KeepLast:
-        pass
-    except surfaces.FormulaError as e:
-        _formula_error(e)
-    except ValueError as e:  # SceneError, or a start point that does not read
-        st.error(f"{plain(e)}. Showing the last scene that worked.", icon="⚠️")
+    scene = _widgets_scene()
+    if scene is not None:
+        try:
+            view, rows = cached_view(scene)
+            st.session_state["last_good"] = scene
+            return scene, view, rows
+        except ValueError as e:
+            st.error(f"{plain(e)}. Showing the last scene that worked.", icon="⚠️")
     scene = st.session_state["last_good"]
     view, rows = cached_view(scene)
     return scene, view, rows
 
 
-class _KeepLast(Exception):
-    """The controls' scene is not ready to draw yet; the last good one stays."""
+def _widgets_scene() -> Scene | None:
+    """Return the checked scene the controls show, or None after saying why it cannot be drawn (yet)."""
+    try:
+        scene = read_scene(st.session_state)
+        if scene.surface == CUSTOM:
+            if not scene.formula.strip():  # just chose "Custom formula...": nothing typed yet is no mistake
+                st.info("Type a formula in x and y in the sidebar; until then the map shows the last scene.",
+                        icon=":material/edit:")
+                return None
+            surfaces.load(CUSTOM, scene.formula)  # a FormulaError keeps its column for the caret
+        return scene.check()
+    except surfaces.FormulaError as e:
+        _formula_error(e)
+    except ValueError as e:  # SceneError, or a start point that does not read
+        st.error(f"{plain(e)}. Showing the last scene that worked.", icon="⚠️")
+    return None
 
 
 def _formula_error(e: surfaces.FormulaError) -> None:
