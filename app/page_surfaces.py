@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
@@ -342,7 +343,7 @@ def _render() -> None:
         st.html(f"<style>{PRESENTER_CSS}</style>")
         st.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter)
     for note in st.session_state.pop("link_notes", []):
-        st.warning(plain(note))
+        _link_note(note)
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
     _heading(scene, surf)
@@ -393,6 +394,14 @@ def _widgets_scene() -> Scene | None:
     except ValueError as e:  # SceneError, or a start point that does not read
         st.error(f"{plain(e)}. Showing the last scene that worked.", icon="⚠️")
     return None
+
+
+def _link_note(note: str) -> None:
+    """Show what a link's part was ignored for; a formula's echo and caret (the lines after the first) in a code block."""
+    head, _, block = note.partition("\n")
+    st.warning(plain(head), icon=":material/link_off:")
+    if block.strip():
+        st.code(textwrap.dedent(block), language=None)
 
 
 def _formula_error(e: surfaces.FormulaError) -> None:

@@ -299,3 +299,12 @@ def test_the_mlp_page_explains_sgd_and_momentum_overlapping_beside_the_curves():
     at.button(key="act_mlp_train").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(i.value == OVERLAP_NOTE for i in at.info)
+
+
+def test_a_links_refused_formula_is_echoed_as_typed_with_its_caret():
+    at = page({"s": "custom", "f": FORMULA})
+    assert not at.exception
+    assert any("formula" in shown(w) for w in at.warning)
+    (block,) = at.code
+    assert block.value == FORMULA + "\n" + " " * FORMULA.index("'") + "^"
+    assert all("__import__" not in w.value for w in at.warning)
