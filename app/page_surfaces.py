@@ -128,7 +128,7 @@ def _is_preset(name: str | None, scene: Scene) -> bool:
     return preset.same_picture(scene)
 
 
-def scene_from_link(query: dict) -> tuple[Scene, str | None, list[str]]:
+def _scene_from_link(query: dict) -> tuple[Scene, str | None, list[str]]:
     """Return (scene, preset name or None, notes on ignored parts) for a link's query parameters.
 
     ``preset=ravine`` alone opens that preset; beside a scene it names the preset
@@ -156,7 +156,7 @@ def _last(values):
 
 def _open_link(query: dict) -> Scene:
     """Show the scene of ``query`` in every control, with its preset and presenter mode; return that scene."""
-    scene, name, notes = scene_from_link(query)
+    scene, name, notes = _scene_from_link(query)
     load_scene_into_state(scene)
     ss = st.session_state
     ss[PRESET_KEY] = name
@@ -425,7 +425,7 @@ def _heading(scene: Scene, surf) -> None:
     c2.image(surface_images(scene.surface, scene.formula, window_of(scene, surf))[1], width="stretch")
 
 
-def link_query(scene: Scene, presenter: bool = False) -> dict:
+def _link_query(scene: Scene, presenter: bool = False) -> dict:
     """Return the URL query parameters of ``scene``, naming its preset while it is one, and presenter mode."""
     query = scene.to_query()
     name = st.session_state.get(PRESET_KEY)
@@ -443,7 +443,7 @@ def _keep_url(scene: Scene, presenter: bool) -> None:
     scenes (``_follow_history``). The preset's name goes along while the scene is
     the preset's, so a shared link shows its title and lesson.
     """
-    query = link_query(scene, presenter)
+    query = _link_query(scene, presenter)
     if query != _query_dict_flat():
         st.query_params.from_dict(query)
     st.session_state["_url_written"] = (query, _widgets_fingerprint())
@@ -485,7 +485,7 @@ def _view_3d(scene: Scene) -> None:
 def _share(scene: Scene) -> None:
     base = (st.context.url or "").split("?")[0]
     st.markdown("**Link to exactly this scene** (copy it with the button at the right of the box):")
-    st.code(f"{base}?{urlencode(link_query(scene), doseq=True)}", language=None)
+    st.code(f"{base}?{urlencode(_link_query(scene), doseq=True)}", language=None)
     race = cached_race(scene)
     c1, c2 = st.columns(2)
     c1.download_button("Trajectories (CSV)", export.race_csv(race), file_name="descent-trajectories.csv",
