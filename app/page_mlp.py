@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 
 import altair as alt
@@ -18,7 +17,7 @@ from surfaces.network import datasets
 from surfaces.network.datasets import Dataset
 
 from . import plots
-from .controls import hyper_control, racer_controls, read_racer, write_racers
+from .controls import hyper_control, overlap_note, racer_controls, read_racer, write_racers
 from .experiment import ARTICLE, CSV, LIMITS, Experiment, parse_hidden
 from .jobs import QUEUED, Engine, Job
 from .mlp_results import (
@@ -30,21 +29,11 @@ from .mlp_results import (
     curves_csv,
     results_table,
 )
+from .text import plain as _plain
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
 POLL = 0.25  # seconds between looks at a running job: a Stop click is handled within this
 REDRAW = 0.5  # seconds at least between two redraws of the live curves
-
-
-def _plain(text: str) -> str:
-    """Return ``text`` with every character that can start Markdown (links, images, code, emphasis, maths) escaped.
-
-    Messages about an uploaded file quote its cells and column names, and
-    st.error renders Markdown: a cell ``![x](http://...)`` must read as text,
-    not make every browser fetch that address.
-    """
-    # ":" and "." too: GitHub-flavoured Markdown links a bare http://... or www.... by itself.
-    return re.sub(r"([\\`*_\[\]<>!$#|~:.])", r"\\\1", str(text))
 
 
 def _session_alive(session: str) -> bool:
@@ -325,6 +314,7 @@ def render() -> None:
         ss["mlp_job"] = job.id
         ss["mlp_job_labels"] = [r.label() for r in exp.racers]
         ss["mlp_job_colors"] = [r.color or "#333333" for r in exp.racers]
+        ss["mlp_job_note"] = overlap_note(exp.racers)
     job = eng.job(ss.get("mlp_job"))
     if job is None:
         st.info("Choose a data set, a network and optimizers, then press **Train**. "
@@ -340,6 +330,8 @@ def render() -> None:
     ss.setdefault("mlp_log", True)
     log = st.toggle("log-scale loss", key="mlp_log")
     chart = st.empty()
+    if ss.get("mlp_job_note"):  # SGD and momentum at the same lr: say why their curves coincide
+        st.info(ss["mlp_job_note"], icon=":material/info:")
     _follow(job, bar, chart, labels, colors, log)
     if job.training is None:
         bar.empty()

@@ -215,3 +215,33 @@ def test_importing_the_surfaces_page_starts_no_thread():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+# -- legend labels and the momentum note ----------------------------------------------------
+
+def test_labels_name_every_setting_that_differs_from_its_default():
+    plain = Racer("momentum", (("lr", 0.01), ("beta", 0.9), ("nesterov", False)))
+    nesterov = Racer("momentum", (("lr", 0.01), ("beta", 0.9), ("nesterov", True)))
+    assert plain.label() == "Momentum (lr=0.01)"  # beta 0.9 and no Nesterov are the declared defaults
+    assert nesterov.label() == "Momentum (lr=0.01, nesterov)"
+    slow = Racer("sgd", (("lr", 0.1),), "inverse_time", (("decay", 0.5),))
+    default = Racer("sgd", (("lr", 0.1),), "inverse_time", (("decay", 0.01),))
+    assert slow.label() == "SGD (lr=0.1, 1/t decay: decay=0.5)" and default.label() == "SGD (lr=0.1, 1/t decay)"
+    assert Racer("lion", (("lr", 0.001), ("beta2", 0.999))).label() == "Lion (lr=0.001, beta2=0.999)"
+
+
+def test_heavy_ball_survives_the_url():
+    scene = Scene(racers=(Racer("heavy_ball", (("lr", 0.001), ("beta", 0.95), ("nesterov", True)), color="#E69F00"),))
+    back, notes = roundtrip(scene.check())
+    assert notes == [] and back == scene
+
+
+def test_the_overlap_note_needs_sgd_and_moving_average_momentum_at_one_lr():
+    from app.controls import overlap_note
+    from optim import OVERLAP_NOTE
+
+    sgd, mom = Racer("sgd", (("lr", 0.01),)), Racer("momentum", (("lr", 0.01), ("beta", 0.5)))
+    assert overlap_note([sgd, mom]) == OVERLAP_NOTE
+    assert overlap_note([sgd, Racer("momentum", (("lr", 0.02),))]) == ""
+    assert overlap_note([sgd, Racer("heavy_ball", (("lr", 0.01),))]) == ""  # its steps are 1/(1-beta) larger
+    assert overlap_note([Racer("sgd"), Racer("momentum")]) == OVERLAP_NOTE  # both at the declared default lr
