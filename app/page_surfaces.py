@@ -13,12 +13,14 @@ from surfaces.formula import number_latex
 
 from . import export, plots, presets
 from .controls import racer_controls
+from .fallback import drawable, student_message
 from .images import page_drawing, surface_images
 from .payload import payload
 from .race import Race, results, run_race, tolerance, window_of
 from .race_component import race_view
 from .scene import LIMITS, Scene, SceneError, load_surface
 from .state import read_scene, write_scene
+from .text import as_text
 
 CUSTOM = surfaces.CUSTOM
 
@@ -94,9 +96,11 @@ def _init_state() -> None:
     if "r_ids" in st.session_state:
         return
     scene, notes = Scene.from_query(_query_dict()) if len(st.query_params) else (Scene(), [])
+    # checked is not drawn: a link's scene may still fail in the race or its pictures
+    scene, more = drawable(scene, _draw)
     load_scene_into_state(scene)
-    st.session_state["link_notes"] = notes
-    st.session_state["last_good"] = scene
+    st.session_state["link_notes"] = notes + more
+    st.session_state["last_good"] = scene  # only ever a scene that drew
     st.session_state["presenter"] = st.query_params.get("present") == "1"
 
 
@@ -220,7 +224,7 @@ def _render() -> None:
         st.html(f"<style>{PRESENTER_CSS}</style>")
         st.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter)
     for note in st.session_state.pop("link_notes", []):
-        st.warning(note)
+        st.warning(as_text(note))  # a note quotes the link: text, never Markdown
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
     _heading(scene, surf)
@@ -243,14 +247,26 @@ def _take_map_click() -> None:
 def _scene_to_show() -> tuple[Scene, dict, list[dict]]:
     """Return (scene, payload, results rows) of the widgets' scene, or of the last good one with an error shown."""
     try:
-        scene = read_scene(st.session_state).check()
-        view, rows = cached_view(scene)
-        st.session_state["last_good"] = scene
-    except ValueError as e:  # SceneError, or a start point that does not read
-        st.error(f"{e}. Showing the last scene that worked.", icon="⚠️")
-        scene = st.session_state["last_good"]
-        view, rows = cached_view(scene)
+        scene = read_scene(st.session_state)
+    except ValueError as e:  # a start point that does not read: the message names it
+        why = str(e)
+    else:
+        try:
+            view, rows = _draw(scene)
+        except Exception as e:  # noqa: BLE001 - whatever failed, the page keeps the last scene that drew
+            why = student_message(e)
+        else:
+            st.session_state["last_good"] = scene
+            return scene, view, rows
+    st.error(f"{as_text(why)}. Showing the last scene that worked.", icon="⚠️")
+    scene = st.session_state["last_good"]
+    view, rows = cached_view(scene)  # it drew before: from the cache, or drawn again the same way
     return scene, view, rows
+
+
+def _draw(scene: Scene) -> tuple[dict, list[dict]]:
+    """Return (payload, results rows) of ``scene`` once it is checked; raise whatever checking or drawing raises."""
+    return cached_view(scene.check())
 
 
 def _heading(scene: Scene, surf) -> None:
@@ -258,7 +274,8 @@ def _heading(scene: Scene, surf) -> None:
     preset = st.session_state.get("preset_scene")
     if preset is not None and not preset.same_picture(scene):
         st.session_state["preset_scene"] = preset = None
-    st.markdown(f"### {preset.title if preset else surf.title}")
+    # a formula's title is the student's own text: shown as typed, never as Markdown
+    st.markdown(f"### {preset.title if preset else as_text(surf.title)}")
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
