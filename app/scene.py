@@ -142,7 +142,8 @@ class Scene:
                              "set the batch size to 0 and use gradient noise, or pick a data surface")
         n = entry.n_examples
         if self.batch_size > n:
-            raise SceneError(f"the batch size must be at most the {n} examples of this surface, got {self.batch_size}")
+            raise SceneError(f"the batch size must be between 1 and {n} (the examples of this surface) "
+                             f"or 0 for all of them, got {self.batch_size}")
 
     def _check_totals(self) -> None:
         """Raise SceneError when the fields together ask for more than one view can draw."""
