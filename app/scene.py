@@ -9,6 +9,7 @@ checked Scene.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,16 @@ GRID = 260
 
 class SceneError(InputError):
     """The scene cannot be drawn; the message says what to change."""
+
+
+@functools.lru_cache(maxsize=256)
+def _window_error(surface: str, formula: str, window: tuple) -> str:
+    """Return why a formula surface cannot be drawn over ``window`` (no finite value on the picture's grid), or ""."""
+    try:  # sqrt(x) left of 0, log(x) below it: a contour picture of nothing
+        load_surface(surface, formula).grid(GRID, window)
+    except surfaces.SurfaceError as e:
+        return str(e)
+    return ""
 
 
 def load_surface(name: str, formula: str = "") -> surfaces.Surface:
@@ -97,10 +108,9 @@ class Scene:
             except surfaces.TraceError as e:
                 raise SceneError(str(e)) from None
         if self.window is not None and not getattr(surf, "stochastic", False):
-            try:  # a formula may have no real value anywhere in a window (sqrt(x) left of 0): nothing to draw
-                surf.grid(GRID, self.window)
-            except surfaces.SurfaceError as e:
-                raise SceneError(str(e)) from None
+            why = _window_error(self.surface, self.formula, self.window)
+            if why:
+                raise SceneError(why)
         return self
 
     def _check_fields(self) -> None:
