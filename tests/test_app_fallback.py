@@ -186,6 +186,8 @@ def test_the_command_line_renders_a_link_whose_optimizer_has_no_colour(tmp_path)
 # -- user text shown as text ---------------------------------------------------------------------------
 
 MD = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["linkify", "strikethrough", "table"])
+# as remark-gfm: a bare host is a link only after www. or a scheme ("example.com" stays text)
+MD.linkify.set({"fuzzy_link": False})
 
 
 def shown(markdown: str) -> tuple[str, str]:
