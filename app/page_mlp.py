@@ -29,7 +29,7 @@ from .mlp_results import (
     curves_csv,
     results_table,
 )
-from .text import plain as _plain
+from .text import as_text
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
 POLL = 0.25  # seconds between looks at a running job: a Stop click is handled within this
@@ -244,28 +244,28 @@ def _experiment() -> Experiment | None:
     """Return the checked Experiment the controls describe, within the training budget, or None after st.error."""
     ss = st.session_state
     if ss["mlp_dataset"] == CSV and ss.get("mlp_csv_error"):
-        st.error(f"The uploaded file cannot be used: {_plain(ss['mlp_csv_error'])}", icon="⚠️")
+        st.error(f"The uploaded file cannot be used: {as_text(ss['mlp_csv_error'])}", icon="⚠️")
         return None
     try:
         exp = _read_experiment()
     except ValueError as e:
-        st.error(_plain(e), icon="⚠️")
+        st.error(as_text(e), icon="⚠️")
         return None
     if exp.dataset == CSV:
         data, why = _csv_dataset(exp.csv_sha, exp.csv_label, exp.seed, ss["mlp_csv_bytes"])
         if data is None:
-            st.error(f"The uploaded file cannot be used: {_plain(why)}", icon="⚠️")
+            st.error(f"The uploaded file cannot be used: {as_text(why)}", icon="⚠️")
             return None
     else:
         try:
             data = _dataset(exp.dataset, exp.dataset_params)
         except ValueError as e:
-            st.error(_plain(e), icon="⚠️")
+            st.error(as_text(e), icon="⚠️")
             return None
     try:
         engine().check(exp, data)
     except ValueError as e:  # over the training budget: the message names the settings to change
-        st.error(_plain(e), icon="⚠️")
+        st.error(as_text(e), icon="⚠️")
         return None
     return exp
 
@@ -336,7 +336,7 @@ def render() -> None:
     if job.training is None:
         bar.empty()
         why = job.error or "it was stopped before its first epoch ended"
-        st.error(f"Training could not run: {_plain(why)}", icon="⚠️")
+        st.error(f"Training could not run: {as_text(why)}", icon="⚠️")
         return
     _show_results(job.id, job.training, bar, chart, labels, colors, log)
 
@@ -357,7 +357,7 @@ def _show_results(job_id: int, training, bar, chart, labels: list[str], colors: 
                                 FAST_COLUMN: st.column_config.TextColumn(
                                     help=f"the first epoch whose training accuracy reached {FAST:.0%}"),
                                 "final train loss": st.column_config.NumberColumn(format="%.3g")})
-    st.caption(f"{_plain(training.dataset.rstrip('. '))}; {training.n_train} training and {training.n_test} test examples.")
+    st.caption(f"{as_text(training.dataset.rstrip('. '))}; {training.n_train} training and {training.n_test} test examples.")
     if training.is_2d:
         st.image(boundaries_png(job_id, training), width="stretch")
     _downloads(job_id, training)

@@ -15,13 +15,14 @@ from surfaces.formula import number_latex
 
 from . import export, plots, presets
 from .controls import overlap_note, racer_controls
+from .fallback import drawable, student_message
 from .images import page_drawing, surface_images
 from .payload import payload
 from .race import Race, main_start, results, run_race, tolerance, window_of
 from .race_component import race_view
 from .scene import LIMITS, Scene, SceneError, load_surface
 from .state import read_scene, write_scene
-from .text import plain
+from .text import as_text
 
 CUSTOM = surfaces.CUSTOM
 
@@ -157,6 +158,9 @@ def _last(values):
 def _open_link(query: dict) -> Scene:
     """Show the scene of ``query`` in every control, with its preset and presenter mode; return that scene."""
     scene, name, notes = _scene_from_link(query)
+    # checked is not drawn: a link's scene may still fail in the race or its pictures
+    scene, more = drawable(scene, _draw)
+    notes = notes + more
     load_scene_into_state(scene)
     ss = st.session_state
     ss[PRESET_KEY] = name
@@ -369,13 +373,19 @@ def _scene_to_show() -> tuple[Scene, dict, list[dict]]:
     if scene is not None:
         try:
             view, rows = cached_view(scene)
+        except Exception as e:  # noqa: BLE001 - whatever failed, the page keeps the last scene that drew
+            st.error(f"{as_text(student_message(e))}. Showing the last scene that worked.", icon="⚠️")
+        else:
             st.session_state["last_good"] = scene
             return scene, view, rows
-        except ValueError as e:
-            st.error(f"{plain(e)}. Showing the last scene that worked.", icon="⚠️")
     scene = st.session_state["last_good"]
-    view, rows = cached_view(scene)
+    view, rows = cached_view(scene)  # it drew before: from the cache, or drawn again the same way
     return scene, view, rows
+
+
+def _draw(scene: Scene) -> tuple[dict, list[dict]]:
+    """Return (payload, results rows) of ``scene`` once it is checked; raise whatever checking or drawing raises."""
+    return cached_view(scene.check())
 
 
 def _widgets_scene() -> Scene | None:
@@ -392,21 +402,21 @@ def _widgets_scene() -> Scene | None:
     except surfaces.FormulaError as e:
         _formula_error(e)
     except ValueError as e:  # SceneError, or a start point that does not read
-        st.error(f"{plain(e)}. Showing the last scene that worked.", icon="⚠️")
+        st.error(f"{as_text(e)}. Showing the last scene that worked.", icon="⚠️")
     return None
 
 
 def _link_note(note: str) -> None:
     """Show what a link's part was ignored for; a formula's echo and caret (the lines after the first) in a code block."""
     head, _, block = note.partition("\n")
-    st.warning(plain(head), icon=":material/link_off:")
+    st.warning(as_text(head), icon=":material/link_off:")
     if block.strip():
         st.code(textwrap.dedent(block), language=None)
 
 
 def _formula_error(e: surfaces.FormulaError) -> None:
     """Show why a formula is refused, with the formula as typed and a caret under the offending character."""
-    st.error(f"The formula cannot be used: {plain(e.reason)}. Showing the last scene that worked.", icon="⚠️")
+    st.error(f"The formula cannot be used: {as_text(e.reason)}. Showing the last scene that worked.", icon="⚠️")
     if e.text is not None and e.column is not None:
         # A monospace block, so the caret lines up; st.code shows its text as is, never as Markdown.
         st.code(f"{e.text}\n{' ' * (e.column - 1)}^", language=None)
@@ -417,7 +427,7 @@ def _heading(scene: Scene, surf) -> None:
     name = st.session_state.get(PRESET_KEY)
     preset = presets.get(name) if _is_preset(name, scene) else None
     # A custom surface's title is the formula as typed: text, not Markdown.
-    title = preset.title if preset else plain(surf.title) if scene.surface == CUSTOM else surf.title
+    title = preset.title if preset else as_text(surf.title) if scene.surface == CUSTOM else surf.title
     st.markdown(f"### {title}")
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")

@@ -94,7 +94,9 @@ def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
 
 def _decimals(span: float) -> int:
     """Return how many decimals keep a coordinate to 1/5000 of the window: finer than a screen shows."""
-    return max(0, int(math.ceil(-math.log10(span / 5000.0))))
+    # a checked window is never narrower than 1e-9 of its size, but a span of 0 or below must not
+    # reach log10 ("math domain error"); 15 decimals are all a float64 coordinate holds
+    return min(15, max(0, math.ceil(-math.log10(max(span, 1e-300) / 5000.0))))
 
 
 def _sig(v: float, digits: int = 4) -> float:

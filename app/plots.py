@@ -28,12 +28,12 @@ def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def _grid(surf, window, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (X, Y, Z) over the window on an n x n grid; Z is NaN where the loss is not finite."""
-    (x0, x1), (y0, y1) = window
-    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    with np.errstate(all="ignore"):
-        Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
-    return X, Y, np.where(np.isfinite(Z), Z, np.nan)
+    """Return (X, Y, Z) over the window on an n x n grid; Z is NaN where the loss is not finite.
+
+    Raises SurfaceError, with a message for the student, where the loss is
+    nowhere finite: there would be no contour to draw.
+    """
+    return surf.grid(n, window)
 
 
 def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = "jpeg") -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+import surfaces
+
 from .controls import read_racer, write_racers
 from .race import main_start
 from .scene import Scene
@@ -78,5 +80,7 @@ def read_scene(state: MutableMapping[str, Any]) -> Scene:
         noise=float(state.get("noise", 0.0)),
         seed=int(state.get("seed", 0)),
         n_seeds=int(state.get("n_seeds", 1)),
-        batch_size=int(state.get("batch_size", 0)),
+        # the hidden batch-size control keeps a data surface's value after a switch to a formula surface
+        batch_size=int(state.get("batch_size", 0)) if getattr(
+            surfaces.CATALOGUE.get(state["surface"]), "stochastic", False) else 0,
     )
