@@ -10,7 +10,7 @@ the made-up one) and ``only`` (with ``preset``: keep only racer number ``only``)
 
 Without ``preset`` the paths are made up (damped spirals into the minimum of
 Rosenbrock's function), not computed by any optimizer: the page tests the
-animator alone. With it, the race is computed by ``app.compute`` as the app does.
+animator alone. With it, the race is computed by ``app.race`` and ``app.payload`` as the app does.
 Importing this module only defines ``demo_payload``; the page runs as a script.
 """
 
@@ -153,12 +153,16 @@ def demo_payload(
 
 def preset_payload(name: str, only: int | None = None) -> dict:
     """Return the payload the app sends for preset ``name`` (its real race), keeping only racer ``only`` if given."""
-    from app import compute, plots, presets
+    # Imported here: the demo's made-up payloads must not pay for loading the app's race code.
+    from app import plots, presets
+    from app.payload import payload as race_payload
+    from app.race import run_race, window_of
+    from app.scene import load_surface
 
     scene = presets.get(name)
-    race = compute.run_race(scene)
-    surf = compute.load_surface(scene.surface, scene.formula)
-    payload = compute.payload(race, plots.contour_image(surf, compute.window_of(scene, surf)), autoplay=False)
+    race = run_race(scene)
+    surf = load_surface(scene.surface, scene.formula)
+    payload = race_payload(race, plots.contour_image(surf, window_of(scene, surf)), autoplay=False)
     if only is not None:
         payload["racers"] = [payload["racers"][only]]
     return payload
