@@ -11,7 +11,7 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import export, plots, presets
+from . import export, instruments, plots, presets
 from .controls import racer_controls
 from .images import page_drawing, surface_images
 from .payload import payload
@@ -115,6 +115,7 @@ def _controls() -> None:
     _surface_controls()
     _window_controls()
     _start_and_run_controls()
+    instruments.insides_toggle()
     st.sidebar.header("Optimizers")
     racer_controls("r", LIMITS["racers"][1])
 
@@ -196,6 +197,7 @@ def _rules(scene: Scene) -> None:
         st.latex(r"\text{where } " + where.replace(" ", r"\ ") if where else "")
         if r.schedule != "constant":
             st.latex(SCHEDULES[r.schedule].latex)
+    instruments.instruments(scene, instruments.race_with_insides(scene, cached_race))
 
 
 PRESENTER_CSS = (Path(__file__).parent / "static" / "presenter.css").read_text()
@@ -224,7 +226,8 @@ def _render() -> None:
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
     _heading(scene, surf)
-    click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620)
+    click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620,
+                    on_insides=instruments.ask_insides)
     if click is not None:
         st.session_state["_pending_start"] = click
         st.rerun()

@@ -118,7 +118,9 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
     for racer, line in zip(racers, predicted_losses(race, surf)):
         racer["predicted"] = line
     flat_loss = np.concatenate([np.asarray(v) for r in racers for v in r["loss"] if len(v)] or [np.ones(1)])
-    scene_id = hashlib.sha1(repr(scene.to_query()).encode()).hexdigest()[:16]
+    # switching the insides on keeps the race's place: the same race, more to draw
+    query = {k: v for k, v in scene.to_query().items() if k != "ins"}
+    scene_id = hashlib.sha1(repr(query).encode()).hexdigest()[:16]
     return {
         "scene_id": scene_id,
         "title": surf.title,
