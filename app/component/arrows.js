@@ -4,7 +4,7 @@
 // the Hessian's eigen-directions. Each takes pixel positions and pixel
 // lengths; `s` is the theme's size scale.
 
-const HALO = "rgba(255, 255, 255, 0.9)";
+const ARROW_HALO = "rgba(255, 255, 255, 0.9)";
 
 // How each kind is drawn: colour and dash (the step uses the racer's colour).
 export const KIND_STYLE = {
@@ -33,7 +33,7 @@ export function arrowPx(m, scale, s) {
 
 function strokeTwice(ctx, path, color, lw, s, dash) {
   ctx.setLineDash([]);
-  ctx.strokeStyle = HALO;
+  ctx.strokeStyle = ARROW_HALO;
   ctx.lineWidth = lw + 2.5 * s;
   ctx.stroke(path);
   ctx.setLineDash(dash.map((d) => d * s));
@@ -44,7 +44,7 @@ function strokeTwice(ctx, path, color, lw, s, dash) {
 }
 
 // An arrow from (x, y) along the pixel direction (ux, uy) (unit), `len` px long.
-export function drawArrow(ctx, x, y, ux, uy, len, color, s, dash = []) {
+export function drawArrow(ctx, x, y, ux, uy, len, color, s, dash = [], width = 2) {
   if (!(len > 0.5)) return;
   const head = Math.min(len * 0.45, 7 * s);
   const ex = x + ux * len;
@@ -52,14 +52,14 @@ export function drawArrow(ctx, x, y, ux, uy, len, color, s, dash = []) {
   const shaft = new Path2D();
   shaft.moveTo(x, y);
   shaft.lineTo(ex - ux * head * 0.6, ey - uy * head * 0.6);
-  strokeTwice(ctx, shaft, color, 2 * s, s, dash);
+  strokeTwice(ctx, shaft, color, width * s, s, dash);
   const tip = new Path2D();
   tip.moveTo(ex, ey);
   tip.lineTo(ex - ux * head - uy * head * 0.5, ey - uy * head + ux * head * 0.5);
   tip.lineTo(ex - ux * head + uy * head * 0.5, ey - uy * head - ux * head * 0.5);
   tip.closePath();
   ctx.lineWidth = 2 * s;
-  ctx.strokeStyle = HALO;
+  ctx.strokeStyle = ARROW_HALO;
   ctx.stroke(tip);
   ctx.fillStyle = color;
   ctx.fill(tip);

@@ -74,14 +74,16 @@ export function drawInsides(ctx, chart, race, k, s) {
       const ey = t.value(row, "eff_y");
       drawRateBox(ctx, x, y, arrowPx(ex, sc.eff, s) * 0.7, arrowPx(ey, sc.eff, s) * 0.7, s);
     }
-    for (const kind of t.vectors) {
+    // The step last and thinner: momentum's step is parallel to its velocity, and both must show.
+    const kinds = [...t.vectors.filter((kind) => kind !== "step"), ...t.vectors.filter((kind) => kind === "step")];
+    for (const kind of kinds) {
       const vx = t.value(row, `${kind}_x`);
       const vy = t.value(row, `${kind}_y`);
       const dir = pixelDir(chart, vx, vy);
       if (!dir) continue;
       const style = KIND_STYLE[kind] || KIND_STYLE.v;
       drawArrow(ctx, x, y, dir[0], dir[1], arrowPx(Math.hypot(vx, vy), sc[kind], s), style.color || r.color, s,
-        style.dash);
+        style.dash, kind === "step" ? 1.4 : 2.4);
     }
   });
 }
