@@ -231,7 +231,8 @@ def _phase_section(scene: Scene, eig) -> None:
     pd = phase_grid(eig, form, bool(vals.get("nesterov")))
     st.altair_chart(phase_chart(pd, vals["lr"], vals["beta"]), key=PHASE_KEY, on_select=lambda: _on_phase_pick(rid),
                     selection_mode="pick", width="stretch")
-    st.caption(f"Colour: the predicted rate (error shrinks by this factor per step; 1 or more diverges) of "
+    st.caption(f"Colour: the predicted rate (the error shrinks by this factor per step; dark red: 1 or more, "
+               "diverges; white dots: the error swings while it shrinks) of "
                f"{racer.label()} in the {'moving-average' if form == 'ema' else 'heavy-ball'} form. "
                "Click a cell to race with those settings; the ring is the racer now.")
 
@@ -251,7 +252,7 @@ def phase_chart(pd, lr_now: float, beta_now: float) -> alt.LayerChart:
     for bi, b in enumerate(pd.betas):
         for li, lr in enumerate(pd.lrs):
             rows.append({"lr": float(lr), "beta": float(b), "lr0": float(le[li]), "lr1": float(le[li + 1]),
-                         "b0": float(be[bi]), "b1": float(be[bi + 1]), "rate": float(min(pd.rate[bi, li], 1.5)),
+                         "b0": float(be[bi]), "b1": float(be[bi + 1]), "rate": float(min(pd.rate[bi, li], 1.0)),
                          "region": REGIONS[int(pd.region[bi, li])]})
     pick = alt.selection_point(name="pick", fields=["lr", "beta"], on="click", clear=False)
     x_scale = alt.Scale(type="log", domain=[float(le[0]), float(le[-1])], nice=False)
@@ -259,12 +260,18 @@ def phase_chart(pd, lr_now: float, beta_now: float) -> alt.LayerChart:
     cells = alt.Chart(alt.Data(values=rows)).mark_rect().encode(
         x=alt.X("lr0:Q", scale=x_scale, title="lr"), x2="lr1:Q",
         y=alt.Y("b0:Q", scale=y_scale, title="beta"), y2="b1:Q",
-        color=alt.Color("rate:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1.5], reverse=True),
-                        title="rate per step"),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.8)),
+        # rates that matter crowd just under 1 (0.98 against 0.999 is 20 times slower): a power scale spreads them
+        color=alt.condition(alt.datum.rate >= 1, alt.value("#5c1f1f"),
+                            alt.Color("rate:Q", scale=alt.Scale(scheme="viridis", reverse=True, type="pow", exponent=8,
+                                                                domain=[float(min(pd.rate.min(), 0.99)), 1.0]),
+                                      title="rate per step")),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.9)),
         tooltip=[alt.Tooltip("lr:Q", format=".4g"), alt.Tooltip("beta:Q", format=".3f"),
                  alt.Tooltip("rate:Q", format=".4f"), "region:N"],
     ).add_params(pick)
+    swings = alt.Chart(alt.Data(values=[r for r in rows if r["region"] == REGIONS[1]])).mark_point(
+        shape="circle", size=5, filled=True, color="white", opacity=0.7).encode(
+        x=alt.X("lr:Q", scale=x_scale), y=alt.Y("beta:Q", scale=y_scale))
     labels = []
     for code, name in enumerate(REGIONS):
         where = np.argwhere(pd.region == code)
@@ -277,7 +284,7 @@ def phase_chart(pd, lr_now: float, beta_now: float) -> alt.LayerChart:
     ring = alt.Chart(alt.Data(values=[{"lr": float(lr_now), "beta": float(beta_now)}])).mark_point(
         shape="circle", size=260, color="#ff2d55", strokeWidth=3, filled=False).encode(
         x=alt.X("lr:Q", scale=x_scale), y=alt.Y("beta:Q", scale=y_scale))
-    return alt.layer(cells, text, ring).properties(height=380)
+    return alt.layer(cells, swings, text, ring).properties(height=380)
 
 
 def race_with_insides(scene: Scene, cached_race) -> Race:
