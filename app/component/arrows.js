@@ -31,11 +31,13 @@ export function arrowPx(m, scale, s) {
   return BASE_PX * s * Math.min(MAX_FACTOR, Math.log1p(m / scale) / Math.LN2);
 }
 
-function strokeTwice(ctx, path, color, lw, s, dash) {
+function strokeTwice(ctx, path, color, lw, s, dash, halo = true) {
   ctx.setLineDash([]);
-  ctx.strokeStyle = ARROW_HALO;
-  ctx.lineWidth = lw + 2.5 * s;
-  ctx.stroke(path);
+  if (halo) {
+    ctx.strokeStyle = ARROW_HALO;
+    ctx.lineWidth = lw + 2.5 * s;
+    ctx.stroke(path);
+  }
   ctx.setLineDash(dash.map((d) => d * s));
   ctx.strokeStyle = color;
   ctx.lineWidth = lw;
@@ -43,8 +45,10 @@ function strokeTwice(ctx, path, color, lw, s, dash) {
   ctx.setLineDash([]);
 }
 
-// An arrow from (x, y) along the pixel direction (ux, uy) (unit), `len` px long.
-export function drawArrow(ctx, x, y, ux, uy, len, color, s, dash = [], width = 2) {
+// An arrow from (x, y) along the pixel direction (ux, uy) (unit), `len` px
+// long. Without its halo it lies inside a wider arrow beneath it, which
+// then shows as a frame around it (SGD's step runs along its gradient).
+export function drawArrow(ctx, x, y, ux, uy, len, color, s, dash = [], width = 2, halo = true) {
   if (!(len > 0.5)) return;
   const head = Math.min(len * 0.45, 7 * s);
   const ex = x + ux * len;
@@ -52,15 +56,17 @@ export function drawArrow(ctx, x, y, ux, uy, len, color, s, dash = [], width = 2
   const shaft = new Path2D();
   shaft.moveTo(x, y);
   shaft.lineTo(ex - ux * head * 0.6, ey - uy * head * 0.6);
-  strokeTwice(ctx, shaft, color, width * s, s, dash);
+  strokeTwice(ctx, shaft, color, width * s, s, dash, halo);
   const tip = new Path2D();
   tip.moveTo(ex, ey);
   tip.lineTo(ex - ux * head - uy * head * 0.5, ey - uy * head + ux * head * 0.5);
   tip.lineTo(ex - ux * head + uy * head * 0.5, ey - uy * head - ux * head * 0.5);
   tip.closePath();
-  ctx.lineWidth = 2 * s;
-  ctx.strokeStyle = ARROW_HALO;
-  ctx.stroke(tip);
+  if (halo) {
+    ctx.lineWidth = 2 * s;
+    ctx.strokeStyle = ARROW_HALO;
+    ctx.stroke(tip);
+  }
   ctx.fillStyle = color;
   ctx.fill(tip);
 }

@@ -83,7 +83,7 @@ export function drawInsides(ctx, chart, race, k, s) {
       if (!dir) continue;
       const style = KIND_STYLE[kind] || KIND_STYLE.v;
       drawArrow(ctx, x, y, dir[0], dir[1], arrowPx(Math.hypot(vx, vy), sc[kind], s), style.color || r.color, s,
-        style.dash, kind === "step" ? 1.4 : 2.4);
+        style.dash, kind === "step" ? 1.3 : 2.8, kind !== "step");
     }
   });
 }
