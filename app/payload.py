@@ -20,6 +20,7 @@ Payload (JSON-able, built once per scene)::
                   "every": int, "labels": {kind: str}, "scales": {kind: float},
                   "tables": [None | {"cols": [str], "rows": int, "data": base64, "vectors": [kind],
                                      "stab_label"...: str | "stab_note": str}]},
+      "insides_note": None | str,   # insides asked for but not recordable (several starts or seeds)
       "minima": [[x, y], ...],
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
       "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
@@ -133,7 +134,14 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "presenter": presenter,
         "autoplay": autoplay,
         "insides": insides(race),
+        # the switch was on but nobody could record: the animator says why instead of waiting
+        "insides_note": ("the insides are recorded for one start and one noise seed; this scene has "
+                         "several, so there is nothing to draw" if scene.insides and not _recorded(race) else None),
     }
+
+
+def _recorded(race: Race) -> bool:
+    return any(run.internals is not None for run in race.runs)
 
 
 def _racer_payload(run: RacerRun, dx: int, dy: int) -> dict:

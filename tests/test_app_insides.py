@@ -115,6 +115,26 @@ def test_insides_only_for_one_start_and_one_seed():
     assert all(r.internals is None for r in run_race(replace(base, n_seeds=2, noise=0.1)).runs)
     assert all(r.internals is None for r in run_race(replace(base, insides=False)).runs)
     assert _payload(replace(base, insides=False))["insides"] is None
+    several = _payload(replace(base, more_starts=((1.0, 1.0),)))
+    assert several["insides"] is None and "one start" in several["insides_note"]
+    assert _payload(base)["insides_note"] is None
+
+
+def test_nesterov_look_ahead_is_the_velocity_coast():
+    # moving-average Nesterov on the ravine, by hand: v = beta v + (1 - beta) g; step lr (beta v + (1 - beta) g)
+    lr, beta = 0.3, 0.6
+    scene = Scene(surface="ravine", racers=(Racer("momentum", (("lr", lr), ("beta", beta), ("nesterov", True))),),
+                  start=(-9.0, 1.5), steps=6, insides=True)
+    tab = _table(_payload(scene), 0)
+    p, v = np.array([-9.0, 1.5]), np.zeros(2)
+    for k in range(6):
+        g = np.array([0.1 * p[0], 10.0 * p[1]])
+        v = beta * v + (1 - beta) * g
+        np.testing.assert_allclose([tab["v_x"][k], tab["v_y"][k]], -v, rtol=1e-6)
+        np.testing.assert_allclose([tab["ahead_x"][k], tab["ahead_y"][k]], -lr * beta * v, rtol=1e-6)
+        p = p - lr * (beta * v + (1 - beta) * g)
+        np.testing.assert_allclose([tab["step_x"][k], tab["step_y"][k]], -lr * (beta * v + (1 - beta) * g),
+                                   rtol=1e-5)
 
 
 def test_curvature_and_stability_per_step():

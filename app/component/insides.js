@@ -192,6 +192,22 @@ export class InsidesView {
     this.shown = -1;
   }
 
+  // Why there is nothing to draw (shown in place of the numbers), or "" to clear it.
+  setNote(text) {
+    if (!text) {
+      this.el.insides.querySelector(".race-insides-why")?.remove();
+      return;
+    }
+    let p = this.el.insides.querySelector(".race-insides-why");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "race-insides-why";
+      this.el.insides.prepend(p);
+    }
+    p.textContent = text;
+    this.el.insides.hidden = false;
+  }
+
   draw(pos) {
     if (!this.on || !this.race?.insides) return;
     const k = Math.floor(pos);

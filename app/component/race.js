@@ -297,6 +297,9 @@ class Race {
     btn.setAttribute("aria-pressed", String(on || Boolean(this.insidesAsked)));
     btn.dataset.waiting = String(Boolean(this.insidesAsked));
     btn.dataset.available = String(Boolean(this.race?.insides));
+    const note = this.payload?.insides_note;
+    btn.title = note ? `Insides: ${note}` : "Show each optimizer's insides: gradient, step, its own vectors, learning rate per axis, curvature";
+    this.insidesView.setNote(note && !on ? note : "");
     this.timeline.request();
   }
 
