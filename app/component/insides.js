@@ -65,7 +65,8 @@ export function drawInsides(ctx, chart, race, k, s) {
       const d1 = pixelDir(chart, Math.cos(ang), Math.sin(ang));
       const d2 = pixelDir(chart, -Math.sin(ang), Math.cos(ang));
       if (d1 && d2) {
-        const arms = [arrowPx(Math.abs(lo), sc.curv, s) * 0.8, arrowPx(Math.abs(hi), sc.curv, s) * 0.8];
+        // shorter than the arrows: a steep valley's long bar would otherwise cover the racers beside it
+        const arms = [arrowPx(Math.abs(lo), sc.curv, s) * 0.5, arrowPx(Math.abs(hi), sc.curv, s) * 0.5];
         drawCurvatureCross(ctx, x, y, [d1, d2], arms, [lo < 0, hi < 0], s);
       }
     }
