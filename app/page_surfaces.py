@@ -13,7 +13,7 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import export, plots, presets
+from . import export, instruments, plots, presets
 from .controls import overlap_note, racer_controls
 from .fallback import drawable, student_message
 from .images import page_drawing, surface_images
@@ -229,6 +229,7 @@ def _controls() -> None:
     _surface_controls()
     _window_controls()
     _start_and_run_controls()
+    instruments.insides_toggle()
     st.sidebar.header("Optimizers")
     racer_controls("r", LIMITS["racers"][1])
 
@@ -321,6 +322,7 @@ def _rules(scene: Scene) -> None:
         if cls.note and cls.note not in notes_shown:
             notes_shown.add(cls.note)
             st.info(cls.note, icon=":material/info:")
+    instruments.instruments(scene, instruments.race_with_insides(scene, cached_race))
 
 
 PRESENTER_CSS = (Path(__file__).parent / "static" / "presenter.css").read_text()
@@ -351,7 +353,8 @@ def _render() -> None:
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
     _heading(scene, surf)
-    click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620)
+    click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620,
+                    on_insides=instruments.ask_insides)
     if click is not None:
         st.session_state["_pending_start"] = click
         st.rerun()

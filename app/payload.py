@@ -14,7 +14,13 @@ Payload (JSON-able, built once per scene)::
       "racers": [{"label": str, "color": "#rrggbb",
                   "paths": [[x0, y0, x1, y1, ...], ...],   # per start, finite points only
                   "loss": [[l0, l1, ...], ...],            # per start, one per point
-                  "diverged_at": [None | int, ...]}],      # per start
+                  "diverged_at": [None | int, ...],        # per start
+                  "predicted": [l0, l1, ...] | None}],     # quadratic surfaces: the loss the rule predicts
+      "insides": None | {       # scenes with insides on (app/insides.py): per racer a float32 table
+                  "every": int, "labels": {kind: str}, "scales": {kind: float},
+                  "tables": [None | {"cols": [str], "rows": int, "data": base64, "vectors": [kind],
+                                     "stab_label"...: str | "stab_note": str}]},
+      "insides_note": None | str,   # insides asked for but not recordable (several starts or seeds)
       "minima": [[x, y], ...],
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
       "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
@@ -32,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .insides import insides, predicted_losses
 from .race import Race, RacerRun, window_of
 from .scene import load_surface
 
@@ -111,8 +118,12 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
     (x0, x1), (y0, y1) = window_of(scene, surf)
     dx, dy = _decimals(x1 - x0), _decimals(y1 - y0)
     racers = [_racer_payload(run, dx, dy) for run in race.runs]
+    for racer, line in zip(racers, predicted_losses(race, surf)):
+        racer["predicted"] = line
     flat_loss = np.concatenate([np.asarray(v) for r in racers for v in r["loss"] if len(v)] or [np.ones(1)])
-    scene_id = hashlib.sha1(repr(scene.to_query()).encode()).hexdigest()[:16]
+    # switching the insides on keeps the race's place: the same race, more to draw
+    query = {k: v for k, v in scene.to_query().items() if k != "ins"}
+    scene_id = hashlib.sha1(repr(query).encode()).hexdigest()[:16]
     return {
         "scene_id": scene_id,
         "title": surf.title,
@@ -124,7 +135,15 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "loss_log": bool(np.all(flat_loss > 0) and flat_loss.max() / max(flat_loss.min(), 1e-300) > 100),
         "presenter": presenter,
         "autoplay": autoplay,
+        "insides": insides(race),
+        # the switch was on but nobody could record: the animator says why instead of waiting
+        "insides_note": ("the insides are recorded for one start and one noise seed; this scene has "
+                         "several, so there is nothing to draw" if scene.insides and not _recorded(race) else None),
     }
+
+
+def _recorded(race: Race) -> bool:
+    return any(run.internals is not None for run in race.runs)
 
 
 def _racer_payload(run: RacerRun, dx: int, dy: int) -> dict:

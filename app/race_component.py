@@ -58,7 +58,8 @@ _RACE = st.components.v2.component(
 )
 
 
-def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[float, float] | None:
+def race_view(payload: dict, *, key: str = "race", height: int = 620,
+              on_insides=None) -> tuple[float, float] | None:
     """Return the (x, y) data coordinates of a click on the map since the last rerun, else None.
 
     Mounts the animator showing ``payload`` (see ``app/payload.py``). On a
@@ -66,6 +67,8 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[f
     component is ``height`` pixels tall, or taller (up to 80% of the window's
     height) where the container is so wide that a bigger map fits, as on a
     projector; on a narrow container they stack and it grows as needed.
+    ``on_insides`` is called (as a widget callback, before the rerun) when
+    the animator's insides switch asks for insides the payload does not carry.
     Raises RacePayloadError for a payload it cannot draw.
     """
     check_payload(payload)
@@ -74,6 +77,7 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[f
         data={"payload": payload, "height": int(height)},
         height="content",
         on_click_change=lambda: None,
+        on_insides_change=on_insides or (lambda: None),
     )
     click = result.get("click") if result is not None else None
     if not click:

@@ -93,6 +93,7 @@ class Scene:
     seed: int = 0
     n_seeds: int = 1
     batch_size: int = 0  # data-defined surfaces: 0 means the full batch
+    insides: bool = False  # record and send each single-start racer's state and curvature per step
     title: str = field(default="", compare=False)
     lesson: str = field(default="", compare=False)
 
@@ -281,9 +282,15 @@ def _more_starts(text: str) -> tuple[tuple[float, float], ...]:
     return tuple(_point(p) for p in text.split(";") if p)[: LIMITS["more_starts"][1]]
 
 
-#: (query key, Scene field, text -> value) for the fields a link writes as numbers
+def _flag(text: str) -> bool:
+    if str(text) not in ("0", "1"):
+        raise SceneError("a switch is written 1 (on) or 0 (off)")
+    return str(text) == "1"
+
+
+#: (query key, Scene field, text -> value) for the fields a link writes as numbers (a switch as 0 or 1)
 _NUMBER_KEYS = (("rs", "random_starts", int), ("n", "steps", int), ("noise", "noise", float),
-                ("seed", "seed", int), ("ns", "n_seeds", int), ("b", "batch_size", int))
+                ("seed", "seed", int), ("ns", "n_seeds", int), ("b", "batch_size", int), ("ins", "insides", _flag))
 
 
 def _last(params: Mapping[str, Any], key: str):

@@ -46,6 +46,7 @@ def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
     for name in ("steps", "random_starts", "seed", "n_seeds", "batch_size"):
         state[name] = int(getattr(scene, name))
     state["noise"] = float(scene.noise)
+    state["insides"] = bool(scene.insides)
     write_racers(scene.racers, state, "r")
 
 
@@ -83,4 +84,5 @@ def read_scene(state: MutableMapping[str, Any]) -> Scene:
         # the hidden batch-size control keeps a data surface's value after a switch to a formula surface
         batch_size=int(state.get("batch_size", 0)) if getattr(
             surfaces.CATALOGUE.get(state["surface"]), "stochastic", False) else 0,
+        insides=bool(state.get("insides", False)),
     )

@@ -3,6 +3,7 @@
 
 import { Chart } from "./chart.js";
 import { clamp, niceTicks, tickFormatter } from "./geometry.js";
+import { drawInsides } from "./insides.js";
 import { drawCross, drawHead, drawImage, drawStar, drawStart, drawTarget, strokeHaloed } from "./layers.js";
 import { clippedPath } from "./paths.js";
 import { linearScale } from "./scales.js";
@@ -14,6 +15,7 @@ export class MapView {
     this.race = null;
     this.image = null;
     this.click = null;
+    this.showInsides = false;
   }
 
   setRace(race) {
@@ -132,6 +134,7 @@ export class MapView {
       heads.push([hx, hy, p.color]);
     }
     for (const [x, y] of race.minima) drawStar(ctx, ...chart.toPx(x, y), s);
+    if (this.showInsides) drawInsides(ctx, chart, race, k, s);
     for (const [x, y, color] of heads) {
       const [px, py] = chart.toPx(x, y);
       // A head far outside is off the map (and its pixels could overflow the canvas).

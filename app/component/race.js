@@ -13,6 +13,7 @@
 // hold the parts (see each file's header).
 
 import { clamp, tickFormatter } from "./geometry.js";
+import { InsidesView } from "./insides.js";
 import { isActivatable, isTyping, keyAction } from "./keys.js";
 import { StepView } from "./legend.js";
 import { LossView } from "./loss_view.js";
@@ -76,6 +77,8 @@ class Race {
       head: $(".race-head"),
       side: $(".race-side"),
       legend: $(".race-legend"),
+      insides: $(".race-insides"),
+      insidesBtn: $(".race-insides-btn"),
       lossHead: $(".race-loss-head"),
       loss: $(".race-loss"),
       lossBg: $(".race-loss-bg"),
@@ -104,6 +107,9 @@ class Race {
     this.timeline.follow((pos) => this.ready() && this.loss.draw(pos));
     this.stepView = new StepView(this.el, this.timeline);
     this.timeline.follow((pos) => this.ready() && this.stepView.draw(pos));
+    this.insidesView = new InsidesView(this.el, this.timeline);
+    this.timeline.follow((pos) => this.ready() && this.insidesView.draw(pos));
+    this.insidesOn = false;
 
     this.onKeyDown = this.onKeyDown.bind(this);
     this.onKeyUp = this.onKeyUp.bind(this);
@@ -175,6 +181,12 @@ class Race {
     this.loss.setRace(this.race);
     tl.setSteps(this.race.steps);
     this.stepView.setRace(this.race);
+    this.insidesView.setRace(this.race);
+    // A payload with insides arrives because they were asked for (the switch, or a link's ins=1).
+    if (this.race.insides && (!sameScene || !previous.insides)) this.insidesOn = true;
+    if (!this.race.insides) this.insidesOn = false;
+    this.insidesAsked = false;
+    this.showInsides();
 
     if (!sameScene) {
       tl.pos = 0;
@@ -262,6 +274,35 @@ class Race {
     }
   }
 
+  // The switch: draws the insides the payload carries, or asks the page for
+  // them (a rerun with the scene's insides flag on) when it carries none.
+  toggleInsides() {
+    if (!this.race) return;
+    if (!this.race.insides && !this.insidesOn) {
+      this.insidesAsked = true;
+      this.el.insidesBtn.setAttribute("aria-pressed", "true");
+      this.el.insidesBtn.dataset.waiting = "true";
+      if (this.sendTrigger) this.sendTrigger("insides", true);
+      return;
+    }
+    this.insidesOn = !this.insidesOn;
+    this.showInsides();
+  }
+
+  showInsides() {
+    const on = this.insidesOn && Boolean(this.race?.insides);
+    this.map.showInsides = on;
+    this.insidesView.setOn(on);
+    const btn = this.el.insidesBtn;
+    btn.setAttribute("aria-pressed", String(on || Boolean(this.insidesAsked)));
+    btn.dataset.waiting = String(Boolean(this.insidesAsked));
+    btn.dataset.available = String(Boolean(this.race?.insides));
+    const note = this.payload?.insides_note;
+    btn.title = note ? `Insides: ${note}` : "Show each optimizer's insides: gradient, step, its own vectors, learning rate per axis, curvature";
+    this.insidesView.setNote(note && !on ? note : "");
+    this.timeline.request();
+  }
+
   // ------------------------------------------------------------- controls --
 
   listen() {
@@ -276,6 +317,7 @@ class Race {
       else if (action === "back") tl.stepBy(-1);
       else if (action === "forward") tl.stepBy(1);
       else if (action === "restart") tl.restart();
+      else if (action === "insides") this.toggleInsides();
     });
     el.scrub.addEventListener("input", () => tl.seek(Number(el.scrub.value)));
     el.scrub.addEventListener("pointerdown", () => {
@@ -405,7 +447,7 @@ class Race {
   sideMinHeight() {
     const { side, legend, lossHead, loss, lossNote } = this.el;
     const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
-    const parts = [legend.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
+    const parts = [legend.offsetHeight, this.el.insides.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
     if (!lossNote.hidden) parts.push(lossNote.offsetHeight);
     return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
   }
