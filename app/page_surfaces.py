@@ -12,6 +12,7 @@ from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
 from . import export, plots, presets
+from .colorbar import colorbar_html
 from .controls import racer_controls
 from .images import page_drawing, surface_images
 from .payload import payload
@@ -36,7 +37,7 @@ def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
     """Return (animator payload, results rows) for a checked scene."""
     race = cached_race(scene)
     surf = load_surface(scene.surface, scene.formula)
-    image, _ = surface_images(scene.surface, scene.formula, window_of(scene, surf))
+    image, _ = surface_images(scene.surface, scene.formula, window_of(scene, surf), scene.equal)
     return payload(race, image), results(race)
 
 
@@ -114,6 +115,9 @@ def _controls() -> None:
     st.sidebar.header("Scene")
     _surface_controls()
     _window_controls()
+    st.sidebar.toggle("Equal scale on both axes", key="equal",
+                      help="one unit is as long on x as on y, so a round bowl looks round; "
+                           "used when the window is at most 3 times wider than tall or taller than wide")
     _start_and_run_controls()
     st.sidebar.header("Optimizers")
     racer_controls("r", LIMITS["racers"][1])
@@ -123,9 +127,14 @@ def _preset_controls() -> None:
     sb = st.sidebar
     sb.toggle("Presenter mode", key="presenter",
               help="hide the controls, enlarge the plot and fonts; keys: space play/pause, ← → step, Home restart")
-    sb.selectbox("Preset", [None, *presets.presets()], key="preset", on_change=_on_preset,
-                 format_func=lambda n: "Choose a lesson..." if n is None else presets.presets()[n].title,
-                 help="a prepared scene with a one-line lesson")
+    if not st.session_state.get("presenter"):  # in presenter mode the selector sits in the page's header
+        _preset_selector(sb)
+
+
+def _preset_selector(where, **kwargs) -> None:
+    where.selectbox("Preset", [None, *presets.presets()], key="preset", on_change=_on_preset,
+                    format_func=lambda n: "Choose a lesson..." if n is None else presets.presets()[n].title,
+                    help="a prepared scene with a one-line lesson", **kwargs)
 
 
 def _surface_controls() -> None:
@@ -218,12 +227,11 @@ def _render() -> None:
     presenter = bool(st.session_state.get("presenter"))
     if presenter:
         st.html(f"<style>{PRESENTER_CSS}</style>")
-        st.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter)
     for note in st.session_state.pop("link_notes", []):
         st.warning(note)
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
-    _heading(scene, surf)
+    _heading(scene, surf, presenter)
     click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620)
     if click is not None:
         st.session_state["_pending_start"] = click
@@ -253,16 +261,28 @@ def _scene_to_show() -> tuple[Scene, dict, list[dict]]:
     return scene, view, rows
 
 
-def _heading(scene: Scene, surf) -> None:
-    """Draw the title, formula and lesson (the preset's while the scene still is the preset's) and the colour bar."""
+def _heading(scene: Scene, surf, presenter: bool = False) -> None:
+    """Draw the title, formula and lesson (the preset's while the scene still is the preset's) and the colour bar.
+
+    In presenter mode the title shares one row with the preset selector and
+    the Leave button, so the animator below it keeps most of the screen.
+    """
     preset = st.session_state.get("preset_scene")
     if preset is not None and not preset.same_picture(scene):
         st.session_state["preset_scene"] = preset = None
-    st.markdown(f"### {preset.title if preset else surf.title}")
+    title = preset.title if preset else surf.title
+    if presenter:
+        c_title, c_preset, c_leave = st.columns([5, 3, 1.7], vertical_alignment="center")
+        c_title.markdown(f"### {title}")
+        _preset_selector(c_preset, label_visibility="collapsed")
+        c_leave.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter, width="stretch")
+    else:
+        st.markdown(f"### {title}")
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
-    c2.image(surface_images(scene.surface, scene.formula, window_of(scene, surf))[1], width="stretch")
+    spec = surface_images(scene.surface, scene.formula, window_of(scene, surf), scene.equal)[1]
+    c2.html(colorbar_html(spec))
 
 
 def _keep_url(scene: Scene, presenter: bool) -> None:

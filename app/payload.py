@@ -16,6 +16,7 @@ Payload (JSON-able, built once per scene)::
                   "loss": [[l0, l1, ...], ...],            # per start, one per point
                   "diverged_at": [None | int, ...]}],      # per start
       "minima": [[x, y], ...],
+      "axes": [str, str],      # the map's axis names: x and y, or the weights a data surface's formula names
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
       "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
       "autoplay": bool,
@@ -119,6 +120,7 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "steps": scene.steps,
         "racers": racers,
         "minima": [[float(a), float(b)] for a, b in surf.minima],
+        "axes": [str(a) for a in surf.axis_labels],
         "loss_log": bool(np.all(flat_loss > 0) and flat_loss.max() / max(flat_loss.min(), 1e-300) > 100),
         "presenter": presenter,
         "autoplay": autoplay,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import io
 
+import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
-from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 CMAP = "viridis"
@@ -73,19 +73,22 @@ def tick_label(v: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def colorbar_png(surf, window, width: int = 520, height: int = 70) -> bytes:
-    """Return a horizontal colour bar (PNG) matching ``contour_image``'s colours for this window."""
+def colorbar(surf, window) -> dict:
+    """Return the colour bar matching ``contour_image``'s colours for this window, for the page to draw.
+
+    ``{"bands": ["#rrggbb", ...], "ticks": [(percent along the bar, label), ...], "label": str}``:
+    one colour per contour band, equally wide as in the map's legend, so the
+    page draws it as HTML text that stays sharp and follows the page's type size.
+    """
     _, _, Z = _grid(surf, window, 260)
     levels, is_log = _levels(Z)
-    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-    ax = fig.add_axes((0.03, 0.55, 0.94, 0.3))  # fixed layout: a solver would double the cost
-    cb = fig.colorbar(ScalarMappable(norm=mcolors.BoundaryNorm(levels, 256), cmap=CMAP), cax=ax,
-                      orientation="horizontal", extend="both")
-    ticks = levels[1::8] if is_log else levels[::8]
-    cb.set_ticks(ticks)
-    cb.ax.set_xticklabels([tick_label(v) for v in ticks], fontsize=8)
-    cb.set_label("loss" + (" (log-spaced colours)" if is_log else ""), fontsize=9, labelpad=1)
-    return figure_png(fig)
+    norm = mcolors.BoundaryNorm(levels, 256)
+    cmap = matplotlib.colormaps[CMAP]
+    mids = (levels[:-1] + levels[1:]) / 2
+    bands = [mcolors.to_hex(cmap(int(norm(v)))) for v in mids]
+    idx = range(1, len(levels), 8) if is_log else range(0, len(levels), 8)
+    ticks = [(100.0 * i / (len(levels) - 1), tick_label(levels[i])) for i in idx]
+    return {"bands": bands, "ticks": ticks, "label": "loss" + (" (log-spaced colours)" if is_log else "")}
 
 
 def _finite_path(p: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
     for name in ("steps", "random_starts", "seed", "n_seeds", "batch_size"):
         state[name] = int(getattr(scene, name))
     state["noise"] = float(scene.noise)
+    state["equal"] = bool(scene.equal)
     write_racers(scene.racers, state, "r")
 
 
@@ -79,4 +80,5 @@ def read_scene(state: MutableMapping[str, Any]) -> Scene:
         seed=int(state.get("seed", 0)),
         n_seeds=int(state.get("n_seeds", 1)),
         batch_size=int(state.get("batch_size", 0)),
+        equal=bool(state.get("equal", True)),
     )
