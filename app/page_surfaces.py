@@ -207,6 +207,7 @@ def _rules(scene: Scene) -> None:
             st.latex(SCHEDULES[r.schedule].latex)
 
 
+PAGE_CSS = (Path(__file__).parent / "static" / "page.css").read_text()
 PRESENTER_CSS = (Path(__file__).parent / "static" / "presenter.css").read_text()
 
 
@@ -225,8 +226,7 @@ def _render() -> None:
     _take_map_click()
     _controls()
     presenter = bool(st.session_state.get("presenter"))
-    if presenter:
-        st.html(f"<style>{PRESENTER_CSS}</style>")
+    st.html(f"<style>{PAGE_CSS}{PRESENTER_CSS if presenter else ''}</style>")
     for note in st.session_state.pop("link_notes", []):
         st.warning(note)
     scene, view, rows = _scene_to_show()
