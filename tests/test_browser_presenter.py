@@ -145,3 +145,20 @@ def test_normal_mode_playback_bar_is_on_the_first_screen(open_page, size):
     assert scrolled(page) == 0
     for testid in ("race-controls", "race-play", "race-scrub", "race-map"):
         inside(page, testid, width, height)
+
+
+def test_no_request_leaves_the_server_so_the_app_works_offline(browser, base):
+    """The favicon, fonts and icons all come from the app's own server (a lecture hall is often offline)."""
+    for path in ("/", "/mlp", "/?s=bowl&present=1"):
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        requests: list[str] = []
+        page.on("request", lambda r, seen=requests: seen.append(r.url))
+        page.goto(base + path)
+        page.wait_for_selector(READY, timeout=120_000)
+        page.wait_for_timeout(1500)
+        icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map((l) => l.href)")
+        page.close()
+        host = base.replace("http://", "")
+        away = [u for u in requests if not re.match(rf"(https?|wss?)://{re.escape(host)}/|data:|blob:", u)]
+        assert requests and away == [], f"{path} asked another host for {away}"
+        assert icons and all(i.startswith(base) for i in icons), icons
