@@ -162,3 +162,18 @@ def test_no_request_leaves_the_server_so_the_app_works_offline(browser, base):
         away = [u for u in requests if not re.match(rf"(https?|wss?)://{re.escape(host)}/|data:|blob:", u)]
         assert requests and away == [], f"{path} asked another host for {away}"
         assert icons and all(i.startswith(base) for i in icons), icons
+
+
+def test_phone_table_toolbar_does_not_cover_the_tab_bar(browser, base):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{base}/?s=bowl")
+    page.wait_for_selector(READY, timeout=120_000)
+    table = page.locator("[data-testid='stDataFrame']").first
+    table.scroll_into_view_if_needed()
+    table.hover()  # the toolbar shows while the pointer is over the table (a tap on a phone)
+    toolbar = page.locator("[data-testid='stElementToolbar']").first
+    expect(toolbar).to_be_visible()
+    bar, tabs = toolbar.bounding_box(), page.locator("[data-testid='stTabs'] [role='tablist']").first.bounding_box()
+    page.screenshot(path=str(ARTIFACTS / "phone-390x844.png"))
+    page.close()
+    assert bar["y"] >= tabs["y"] + tabs["height"], f"toolbar {bar} over the tab bar {tabs}"
