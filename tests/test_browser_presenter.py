@@ -17,6 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 from support import ARTIFACTS, READY, launch, require_chromium, serve
 
 from app import presets
+from app.scene import load_surface
 
 pytestmark = pytest.mark.browser
 
@@ -177,3 +178,14 @@ def test_phone_table_toolbar_does_not_cover_the_tab_bar(browser, base):
     page.screenshot(path=str(ARTIFACTS / "phone-390x844.png"))
     page.close()
     assert bar["y"] >= tabs["y"] + tabs["height"], f"toolbar {bar} over the tab bar {tabs}"
+
+
+@pytest.mark.parametrize(("preset", "present", "size"), [("lr_too_large", False, (1366, 768)),
+                                                        ("lr_too_large", True, (1920, 1080))])
+def test_the_round_bowl_map_has_equal_scale(open_page, preset, present, size):
+    page = open_page(preset, *size, present=present)
+    top = page.locator("[data-testid='race-map-top']")
+    w, h = (float(top.get_attribute(f"data-plot-{k}")) for k in ("width", "height"))
+    (x0, x1), (y0, y1) = load_surface("bowl").window
+    # one unit as many pixels across as up: the window is 6 by 6
+    assert abs((w / (x1 - x0)) / (h / (y1 - y0)) - 1) < 0.01, (w, h)
