@@ -272,7 +272,7 @@ def _heading(scene: Scene, surf, presenter: bool = False) -> None:
         st.session_state["preset_scene"] = preset = None
     title = preset.title if preset else surf.title
     if presenter:
-        c_title, c_preset, c_leave = st.columns([5, 3, 1.7], vertical_alignment="center")
+        c_title, c_preset, c_leave = st.columns([4.5, 3, 2], vertical_alignment="center")
         c_title.markdown(f"### {title}")
         _preset_selector(c_preset, label_visibility="collapsed")
         c_leave.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter, width="stretch")
