@@ -11,6 +11,7 @@ import io
 import math
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -33,7 +34,7 @@ def frame_steps(steps: int, n_frames: int) -> list[int]:
 
 
 def _background(race, size, dpi, fontsize):
-    """Return (RGB image of the labelled map without paths, function data -> pixel)."""
+    """Return (RGB image of the labelled map without paths, function data -> pixel, axes box in pixels)."""
     scene = race.scene
     surf = load_surface(scene.surface, scene.formula)
     window = window_of(scene, surf)
@@ -53,28 +54,78 @@ def _background(race, size, dpi, fontsize):
     box = ax.get_window_extent()
 
     def to_px(xy: np.ndarray) -> np.ndarray:
-        d = trans.transform(xy.reshape(-1, 2))
-        return np.column_stack([d[:, 0], h - d[:, 1]]).reshape(xy.shape)
+        d = trans.transform(np.asarray(xy, dtype=float).reshape(-1, 2))
+        return np.column_stack([d[:, 0], h - d[:, 1]]).reshape(np.shape(xy))
 
     clip = (box.x0, h - box.y1, box.x1, h - box.y0)
     return img, to_px, clip
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One path as the frames draw it: its pieces inside the window in pixels, its end, its exit cross."""
+
+    color: str
+    pieces: list  # (first segment, pixel points): consecutive segments that stay inside the window
+    heads: np.ndarray  # (steps + 1, 2) pixels of each point, NaN outside the window or not finite
+    diverged_at: int | None
+    exit: tuple[float, float] | None  # pixels of the cross
+
+
+def _prepare(race, to_px, window) -> list[_Drawn]:
+    """Return every path cut to the window once, so each frame only draws a prefix of it."""
+    (x0, x1), (y0, y1) = window
+    drawn = []
+    for run in race.runs:
+        for s in range(run.path.shape[0]):
+            for k in range(run.path.shape[2]):
+                div = run.diverged_at[s][k]
+                p = run.path[s, : len(run.path[s]) if div is None else div, k]
+                a, b, t0, t1 = plots.clip_segments(p, window)
+                ok = np.all(np.isfinite(a), axis=1)
+                pieces, i = [], 0
+                while i < len(ok):
+                    if not ok[i]:
+                        i += 1
+                        continue
+                    j = i  # a piece goes on while a segment ends where the next one starts, inside
+                    while j + 1 < len(ok) and ok[j + 1] and t1[j] >= 1 and t0[j + 1] <= 0:
+                        j += 1
+                    pieces.append((i, to_px(np.vstack([a[i: i + 1], b[i: j + 1]]))))
+                    i = j + 1
+                inside = np.all(np.isfinite(p), axis=1) & (p[:, 0] >= x0) & (p[:, 0] <= x1) & \
+                    (p[:, 1] >= y0) & (p[:, 1] <= y1)
+                heads = np.full((len(p), 2), np.nan)
+                if inside.any():
+                    heads[inside] = to_px(p[inside])
+                ex = plots.exit_point(p, window) if div is not None else None
+                drawn.append(_Drawn(run.color, pieces, heads, div,
+                                    None if ex is None else tuple(to_px(np.array([ex]))[0])))
+    return drawn
 
 
 def render_frames(race, n_frames: int = 120, size=(8.4, 6.3), dpi=100, fontsize=11,
                   progress: Callable[[float], None] | None = None) -> list[Image.Image]:
     """Return the animation of a race as Pillow images, one per frame."""
     bg, to_px, clip = _background(race, size, dpi, fontsize)
-    px = [to_px(np.nan_to_num(r.path, nan=np.inf)) for r in race.runs]
+    scene = race.scene
+    drawn = _prepare(race, to_px, window_of(scene, load_surface(scene.surface, scene.formula)))
     try:
         font = ImageFont.load_default(size=max(12, int(fontsize * dpi / 72)))
     except TypeError:
         font = ImageFont.load_default()
+    # Outside the axes every frame keeps the background: a 3-pixel line ending on the edge is cut there.
+    outside = Image.new("L", bg.size, 255)
+    ImageDraw.Draw(outside).rectangle((math.ceil(clip[0]), math.ceil(clip[1]), math.floor(clip[2]) - 1,
+                                       math.floor(clip[3]) - 1), fill=0)
     steps_list = frame_steps(race.scene.steps, n_frames)
     frames = []
     for fi, step in enumerate(steps_list):
         im = bg.copy()
         d = ImageDraw.Draw(im)
-        _draw_paths(d, race, px, step, clip)
+        _draw_paths(d, drawn, step)
+        im.paste(bg, mask=outside)
+        _draw_crosses(d, drawn, step)
         d.text((clip[0] + 10, clip[1] + 8), f"step {step} / {race.scene.steps}", fill="white", font=font,
                stroke_width=3, stroke_fill="black")
         frames.append(im)
@@ -83,26 +134,28 @@ def render_frames(race, n_frames: int = 120, size=(8.4, 6.3), dpi=100, fontsize=
     return frames
 
 
-def _draw_paths(d: ImageDraw.ImageDraw, race, px: list[np.ndarray], step: int, clip) -> None:
-    """Draw every path up to ``step`` in pixels ``px``, its head as a dot, a red cross where it diverged."""
-    for run, p in zip(race.runs, px):
-        for s in range(p.shape[0]):
-            for k in range(p.shape[2]):
-                div = run.diverged_at[s][k]
-                last = step if div is None else min(step, div - 1)
-                if last < 0:
-                    continue
-                pts = p[s, : last + 1, k]
-                pts = pts[np.all(np.isfinite(pts), axis=1)]
-                pts = np.clip(pts, [clip[0] - 50, clip[1] - 50], [clip[2] + 50, clip[3] + 50])
-                if len(pts) > 1:
-                    d.line([tuple(q) for q in pts], fill=run.color, width=3, joint="curve")
-                if len(pts):
-                    x, y = pts[-1]
-                    d.ellipse((x - 6, y - 6, x + 6, y + 6), fill=run.color, outline="black", width=2)
-                    if div is not None and step >= div:
-                        d.line((x - 9, y - 9, x + 9, y + 9), fill="red", width=4)
-                        d.line((x - 9, y + 9, x + 9, y - 9), fill="red", width=4)
+def _draw_paths(d: ImageDraw.ImageDraw, drawn: list[_Drawn], step: int) -> None:
+    """Draw every path up to ``step`` inside the window and the head of each one still running as a dot."""
+    for path in drawn:
+        for first, pts in path.pieces:
+            n = min(len(pts), step - first + 1)  # segment i is drawn once step > i
+            if n >= 2:
+                d.line([tuple(q) for q in pts[:n]], fill=path.color, width=3, joint="curve")
+        if path.diverged_at is not None and step >= path.diverged_at:
+            continue
+        if len(path.heads):
+            x, y = path.heads[min(step, len(path.heads) - 1)]
+            if np.isfinite(x):
+                d.ellipse((x - 6, y - 6, x + 6, y + 6), fill=path.color, outline="black", width=2)
+
+
+def _draw_crosses(d: ImageDraw.ImageDraw, drawn: list[_Drawn], step: int) -> None:
+    """Draw a red cross where each path that diverged by ``step`` left the window (on its edge, not clipped)."""
+    for path in drawn:
+        if path.diverged_at is not None and step >= path.diverged_at and path.exit is not None:
+            x, y = path.exit
+            d.line((x - 9, y - 9, x + 9, y + 9), fill=plots.DIVERGED, width=4)
+            d.line((x - 9, y + 9, x + 9, y - 9), fill=plots.DIVERGED, width=4)
 
 
 def gif_bytes(frames: list[Image.Image], fps: int = 20) -> bytes:

@@ -14,6 +14,7 @@ from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
 from . import export, instruments, plots, presets
+from .colorbar import colorbar_html
 from .controls import overlap_note, racer_controls
 from .fallback import drawable, student_message
 from .images import page_drawing, surface_images
@@ -40,7 +41,7 @@ def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
     """Return (animator payload, results rows) for a checked scene."""
     race = cached_race(scene)
     surf = load_surface(scene.surface, scene.formula)
-    image, _ = surface_images(scene.surface, scene.formula, window_of(scene, surf))
+    image, _ = surface_images(scene.surface, scene.formula, window_of(scene, surf), scene.equal)
     return payload(race, image), results(race)
 
 
@@ -228,6 +229,9 @@ def _controls() -> None:
     st.sidebar.header("Scene")
     _surface_controls()
     _window_controls()
+    st.sidebar.toggle("Equal scale on both axes", key="equal",
+                      help="one unit is as long on x as on y, so a round bowl looks round; "
+                           "used when the window is at most 3 times wider than tall or taller than wide")
     _start_and_run_controls()
     instruments.insides_toggle()
     st.sidebar.header("Optimizers")
@@ -238,11 +242,16 @@ def _preset_controls() -> None:
     sb = st.sidebar
     sb.toggle("Presenter mode", key="presenter",
               help="hide the controls, enlarge the plot and fonts; keys: space play/pause, ← → step, Home restart")
-    sb.selectbox("Preset", [None, *presets.presets()], key=PRESET_KEY, on_change=_on_preset,
-                 placeholder="Choose a lesson...",
-                 format_func=lambda n: "Choose a lesson..." if n is None else presets.presets()[n].title,
-                 help="a prepared scene with a one-line lesson; once you change the scene, choosing it again "
-                      "restores it")
+    if not st.session_state.get("presenter"):  # in presenter mode the selector sits in the page's header
+        _preset_selector(sb)
+
+
+def _preset_selector(where, **kwargs) -> None:
+    where.selectbox("Preset", [None, *presets.presets()], key=PRESET_KEY, on_change=_on_preset,
+                    placeholder="Choose a lesson...",
+                    format_func=lambda n: "Choose a lesson..." if n is None else presets.presets()[n].title,
+                    help="a prepared scene with a one-line lesson; once you change the scene, choosing it again "
+                         "restores it", **kwargs)
 
 
 def _surface_controls() -> None:
@@ -325,6 +334,7 @@ def _rules(scene: Scene) -> None:
     instruments.instruments(scene, instruments.race_with_insides(scene, cached_race))
 
 
+PAGE_CSS = (Path(__file__).parent / "static" / "page.css").read_text()
 PRESENTER_CSS = (Path(__file__).parent / "static" / "presenter.css").read_text()
 
 
@@ -345,16 +355,14 @@ def _render() -> None:
     _forget_edited_preset()
     _controls()
     presenter = bool(st.session_state.get("presenter"))
-    if presenter:
-        st.html(f"<style>{PRESENTER_CSS}</style>")
-        st.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter)
+    st.html(f"<style>{PAGE_CSS}{PRESENTER_CSS if presenter else ''}</style>")
     for note in st.session_state.pop("link_notes", []):
         _link_note(note)
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
-    _heading(scene, surf)
+    _heading(scene, surf, presenter)
     click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620,
-                    on_insides=instruments.ask_insides)
+                      on_insides=instruments.ask_insides)
     if click is not None:
         st.session_state["_pending_start"] = click
         st.rerun()
@@ -425,17 +433,28 @@ def _formula_error(e: surfaces.FormulaError) -> None:
         st.code(f"{e.text}\n{' ' * (e.column - 1)}^", language=None)
 
 
-def _heading(scene: Scene, surf) -> None:
-    """Draw the title, formula and lesson (the preset's while the scene still is the preset's) and the colour bar."""
+def _heading(scene: Scene, surf, presenter: bool = False) -> None:
+    """Draw the title, formula and lesson (the preset's while the scene still is the preset's) and the colour bar.
+
+    In presenter mode the title shares one row with the preset selector and
+    the Leave button, so the animator below it keeps most of the screen.
+    """
     name = st.session_state.get(PRESET_KEY)
     preset = presets.get(name) if _is_preset(name, scene) else None
     # A custom surface's title is the formula as typed: text, not Markdown.
     title = preset.title if preset else as_text(surf.title) if scene.surface == CUSTOM else surf.title
-    st.markdown(f"### {title}")
+    if presenter:
+        c_title, c_preset, c_leave = st.columns([4.5, 3, 2], vertical_alignment="center")
+        c_title.markdown(f"### {title}")
+        _preset_selector(c_preset, label_visibility="collapsed")
+        c_leave.button("Leave presenter mode", key="act_leave_presenter", on_click=_exit_presenter, width="stretch")
+    else:
+        st.markdown(f"### {title}")
     lesson = preset.lesson if preset else getattr(surf, "lesson", "")
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
-    c2.image(surface_images(scene.surface, scene.formula, window_of(scene, surf))[1], width="stretch")
+    spec = surface_images(scene.surface, scene.formula, window_of(scene, surf), scene.equal)[1]
+    c2.html(colorbar_html(spec))
 
 
 def _link_query(scene: Scene, presenter: bool = False) -> dict:

@@ -22,6 +22,7 @@ Payload (JSON-able, built once per scene)::
                                      "stab_label"...: str | "stab_note": str}]},
       "insides_note": None | str,   # insides asked for but not recordable (several starts or seeds)
       "minima": [[x, y], ...],
+      "axes": [str, str],      # the map's axis names: x and y, or the weights a data surface's formula names
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
       "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
       "autoplay": bool,
@@ -132,6 +133,7 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "steps": scene.steps,
         "racers": racers,
         "minima": [[float(a), float(b)] for a, b in surf.minima],
+        "axes": [str(a) for a in surf.axis_labels],
         "loss_log": bool(np.all(flat_loss > 0) and flat_loss.max() / max(flat_loss.min(), 1e-300) > 100),
         "presenter": presenter,
         "autoplay": autoplay,

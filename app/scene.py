@@ -94,6 +94,7 @@ class Scene:
     n_seeds: int = 1
     batch_size: int = 0  # data-defined surfaces: 0 means the full batch
     insides: bool = False  # record and send each single-start racer's state and curvature per step
+    equal: bool = True  # one unit as long on both axes, where the window's shape allows (plots.equal_scale)
     title: str = field(default="", compare=False)
     lesson: str = field(default="", compare=False)
 
@@ -195,6 +196,8 @@ class Scene:
             v = getattr(self, name)
             if v != getattr(d, name):
                 q[key] = num_text(v)
+        if not self.equal:
+            q["eq"] = "0"
         return q
 
     @classmethod
@@ -343,7 +346,7 @@ def _fields_from_query(params: Mapping[str, Any], base: Scene, notes: list[str])
     """Return every window, start and number field a link sets validly on the surface of ``base``; note the rest."""
     changes: dict[str, Any] = {}
     for key, name, conv in (("w", "window", _window), ("x0", "start", _point), ("xs", "more_starts", _more_starts),
-                            *_NUMBER_KEYS):
+                            *_NUMBER_KEYS, ("eq", "equal", _flag)):
         changes.update(_field_from_query(params, key, name, conv, base, notes))
     return changes
 
@@ -390,6 +393,12 @@ def _floats(text: str, n: int) -> tuple[float, ...]:
     if not all(math.isfinite(v) for v in vals):
         raise SceneError("numbers must be finite")
     return vals
+
+
+def _flag(text: str) -> bool:
+    if str(text) not in ("0", "1"):
+        raise SceneError("write 1 (on) or 0 (off)")
+    return str(text) == "1"
 
 
 def _point(text: str) -> tuple[float, float]:

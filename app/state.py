@@ -47,6 +47,7 @@ def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
         state[name] = int(getattr(scene, name))
     state["noise"] = float(scene.noise)
     state["insides"] = bool(scene.insides)
+    state["equal"] = bool(scene.equal)
     write_racers(scene.racers, state, "r")
 
 
@@ -85,4 +86,5 @@ def read_scene(state: MutableMapping[str, Any]) -> Scene:
         batch_size=int(state.get("batch_size", 0)) if getattr(
             surfaces.CATALOGUE.get(state["surface"]), "stochastic", False) else 0,
         insides=bool(state.get("insides", False)),
+        equal=bool(state.get("equal", True)),
     )

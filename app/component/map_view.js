@@ -92,10 +92,11 @@ export class MapView {
     ctx.font = `italic ${Math.round(f * 1.1)}px ${th.font}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
-    ctx.fillText("x", l + w / 2, mapH - 2);
+    const [xName, yName] = this.race.axes;
+    ctx.fillText(xName, l + w / 2, mapH - 2);
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    ctx.fillText("y", 2, t + h / 2);
+    ctx.fillText(yName, 2, t + h / 2);
   }
 
   lineWidth() {

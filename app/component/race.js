@@ -26,7 +26,8 @@ const SLOW_FOR_MS = 1500;
 const NARROW_BELOW_PX = 720;
 const MAP_WIDTH_SHARE = 0.62; // of a wide container, before the height grows past `height`
 const MAX_WINDOW_SHARE = 0.8; // of the window's height, the most the component grows to
-const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mode
+const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mode (and on the first screen)
+const NORMAL_MIN_PX = 440; // below this room under its top, a normal-mode component keeps its height and scrolls
 
 export default function mountRace(component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -133,11 +134,17 @@ class Race {
       }
     });
     this.lossObserver.observe(this.el.loss);
-    // In presenter mode the component fits the window below its top, so it
-    // lays out again when what stands above it changes height.
+    // The component fits the window below its top (always in presenter mode,
+    // on the first screen in normal mode), so it lays out again when what
+    // stands above it changes height.
     this.fittedTop = 0;
+    this.fittedPageTop = 0;
     this.placeObserver = new ResizeObserver(() => {
-      if (this.payload?.presenter && Math.abs(this.topInWindow() - this.fittedTop) > 2) this.layout();
+      if (!this.payload) return;
+      const moved = this.payload.presenter
+        ? Math.abs(this.topInWindow() - this.fittedTop) > 2
+        : Math.abs(this.topInPage() - this.fittedPageTop) > 2;
+      if (moved) this.layout();
     });
     const host = root.getRootNode()?.host;
     this.placeObserver.observe(host?.closest?.("[data-testid='stMainBlockContainer']") ?? document.body);
@@ -457,6 +464,14 @@ class Race {
     return Math.max(0, this.root.getBoundingClientRect().top);
   }
 
+  // Where the component's top is in the scrolled page (independent of scrolling).
+  topInPage() {
+    const host = this.root.getRootNode()?.host;
+    const scroller = host?.closest?.("[data-testid='stMain']");
+    const top = this.root.getBoundingClientRect().top;
+    return scroller ? top - scroller.getBoundingClientRect().top + scroller.scrollTop : top + window.scrollY;
+  }
+
   layout() {
     if (this.destroyed || !this.payload || !this.el.error.hidden) return;
     const W = this.root.clientWidth;
@@ -485,6 +500,15 @@ class Race {
       // share of the width, but never past most of the window's height.
       let floor = this.height;
       let ceiling = Math.max(this.height, window.innerHeight * MAX_WINDOW_SHARE);
+      this.fittedPageTop = this.topInPage();
+      const pageRoom = window.innerHeight - this.fittedPageTop - PRESENTER_MARGIN_PX;
+      if (!this.payload.presenter && pageRoom >= NORMAL_MIN_PX) {
+        // The playback bar on the first screen: a component that would end
+        // below the window's bottom (read from its place in the page, not
+        // where it is scrolled to) shrinks to the room there, down to a floor.
+        ceiling = Math.min(ceiling, Math.max(pageRoom, this.sideMinHeight() + chrome));
+        floor = Math.min(floor, ceiling);
+      }
       if (this.payload.presenter) {
         // A projector shows one screen: map, loss chart and controls all fit
         // below the component's top, whatever height the page asked for.

@@ -67,7 +67,8 @@ function preparePredicted(values, steps) {
 }
 
 // {steps, extent, racers: [{label, color, starts}], paths (every start, with
-// its racer's colour), minima, startPoints (each distinct start once)}.
+// its racer's colour), minima, axes (the map's axis names), startPoints (each
+// distinct start once)}.
 export function prepareRace(p) {
   const steps = p.steps;
   const extent = p.extent.map(Number);
@@ -94,6 +95,7 @@ export function prepareRace(p) {
     racers,
     paths,
     minima: p.minima,
+    axes: Array.isArray(p.axes) && p.axes.length === 2 ? p.axes.map(String) : ["x", "y"],
     startPoints,
     multiStart: racers.some((r) => r.starts.length > 1),
     insides: prepareInsides(p),
