@@ -19,6 +19,7 @@ Payload (JSON-able, built once per scene)::
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
       "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
       "autoplay": bool,
+      "surface3d": {...},      # optional: heights for the 3-D view (app/surface3d.py)
     }
 """
 
@@ -34,6 +35,7 @@ import numpy as np
 
 from .race import Race, RacerRun, window_of
 from .scene import load_surface
+from .surface3d import Surface3DError, check_grid, grid_payload
 
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 _REQUIRED = ("scene_id", "title", "image", "extent", "steps", "racers", "minima")
@@ -65,6 +67,11 @@ def check_payload(payload: Mapping[str, Any]) -> None:
         raise RacePayloadError("image must be a data:image/png or data:image/jpeg base64 URL")
     for racer in payload["racers"]:
         _check_racer(racer, steps)
+    if "surface3d" in payload:
+        try:
+            check_grid(payload["surface3d"])
+        except Surface3DError as e:
+            raise RacePayloadError(str(e)) from e
 
 
 def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
@@ -122,6 +129,7 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "loss_log": bool(np.all(flat_loss > 0) and flat_loss.max() / max(flat_loss.min(), 1e-300) > 100),
         "presenter": presenter,
         "autoplay": autoplay,
+        "surface3d": grid_payload(scene.surface, scene.formula, ((x0, x1), (y0, y1))),
     }
 
 

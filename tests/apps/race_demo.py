@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app.surface3d import grid_payload  # noqa: E402
 from surfaces.trace import DIVERGENCE_LIMIT  # noqa: E402
 
 EXTENT = (-2.0, 2.0, -1.0, 3.0)
@@ -148,6 +149,7 @@ def demo_payload(
         "loss_log": False,
         "presenter": False,
         "autoplay": False,
+        "surface3d": grid_payload("rosenbrock", "", (EXTENT[:2], EXTENT[2:])),
     }
 
 
