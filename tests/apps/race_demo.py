@@ -184,6 +184,7 @@ def main() -> None:
     state = st.session_state
     state.setdefault("scene", 0)
     state.setdefault("clicks", 0)
+    state["runs"] = state.get("runs", 0) + 1  # the 3-D tests count reruns: turning must cause none
     if st.button("New scene", key="new_scene"):
         state.scene += 1
     log = st.toggle("Log loss", key="log_loss")
@@ -213,6 +214,7 @@ def main() -> None:
         state.clicks += 1
         state.last_click = click
     st.write(f"clicks {state.clicks}")
+    st.write(f"runs {state.runs}")
     if "last_click" in state:
         x, y = state.last_click
         st.write(f"clicked {x:.3f} {y:.3f}")
