@@ -6,7 +6,7 @@
 import { clamp } from "./geometry.js";
 
 const DEG = Math.PI / 180;
-export const HOME = { azimuth: -60 * DEG, elevation: 32 * DEG, distance: 4.3 }; // matplotlib's default angle
+export const HOME = { azimuth: -60 * DEG, elevation: 32 * DEG, distance: 3.9 }; // matplotlib's default angle
 const MIN_ELEVATION = 4 * DEG;
 const MAX_ELEVATION = 89 * DEG;
 const MIN_DISTANCE = 1.4;

@@ -7,7 +7,7 @@
 import { clipSegment } from "./geometry.js";
 import { ZH } from "./surface_mesh.js";
 
-const SIDES = 6;
+const SIDES = 5;
 
 // grid: a SurfaceGrid; path: {n, xs, ys}; radius and lift in world units.
 // Returns {pos, normal, index, indexAt}: indexAt[k] is the index count that
@@ -19,7 +19,7 @@ export function buildTube(grid, path, radius, lift) {
   const breaks = []; // true where a ring starts a new piece (the path left the window and came back)
   const ringsAt = new Int32Array(Math.max(path.n, 1));
   const piece = grid.cell * 0.5;
-  const minGap = radius * 0.6;
+  const minGap = radius * 2.5; // rings closer than this add triangles, not shape (a software renderer pays per triangle)
   let open = false; // the last ring emitted ends at the previous point
   const emit = (x, y, first) => {
     const [X, Y] = grid.toWorld(x, y);

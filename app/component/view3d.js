@@ -20,7 +20,7 @@ import { SurfaceGrid, ZH } from "./surface_mesh.js";
 import { buildTube } from "./trail3d.js";
 
 const THREE_READY = "descent-three";
-const TUBE_RADIUS = 0.011; // world units; the window's longer side is 2
+const TUBE_RADIUS = 0.014; // world units; the window's longer side is 2
 const BALL_RADIUS = 0.034;
 const LIFT = TUBE_RADIUS * 1.6 + 0.004; // tubes float this far above the triangles
 const MARKER_PX = 30; // sprites' canvas size at scale 1, in CSS pixels
@@ -174,9 +174,8 @@ export class View3D {
     this.el.box.style.width = `${w}px`;
     this.el.box.style.height = `${h}px`;
     if (!this.gl) return;
-    const { renderer, camera } = this.gl;
-    renderer.setPixelRatio(this.dpr * this.resolution);
-    renderer.setSize(w, h, false);
+    const { camera } = this.gl;
+    this.resize();
     camera.aspect = w / h;
     camera.updateProjectionMatrix();
     this.surfaceStale = true; // labels take the theme's colours
@@ -188,7 +187,13 @@ export class View3D {
     let renderer;
     try {
       // Multisampling costs a software renderer (no GPU) most of its frame rate.
-      renderer = new T.WebGLRenderer({ canvas: this.el.canvas, antialias: !softwareGl(), alpha: true });
+      // Without a GPU the page is composited in software too, and handing it a
+      // WebGL canvas every frame costs far more than drawing it: there the
+      // picture is drawn off-page and copied onto a 2-D canvas (`copy`).
+      const soft = softwareGl();
+      const canvas = soft ? document.createElement("canvas") : this.el.canvas;
+      renderer = new T.WebGLRenderer({ canvas, antialias: !soft, alpha: true });
+      this.copy = soft ? this.el.canvas.getContext("2d") : null;
     } catch {
       this.failed = true;
       this.el.msg.textContent = "The 3-D view needs WebGL, which this browser does not offer. The map shows the same race.";
@@ -206,7 +211,7 @@ export class View3D {
     const surface = new T.Group();
     const race = new T.Group();
     scene.add(surface, race);
-    this.gl = { T, renderer, scene, camera, surface, race, target: [0, 0, ZH * 0.4] };
+    this.gl = { T, renderer, scene, camera, surface, race, target: [0, -0.1, ZH * 0.3] };
     this.orbit = new Orbit(this.el.canvas, {
       onChange: () => {
         if (!this.isPlaying()) this.requestRender();
@@ -236,7 +241,9 @@ export class View3D {
     const { T } = this.gl;
     const tex = new T.CanvasTexture(canvas);
     tex.colorSpace = T.SRGBColorSpace;
-    const mat = new T.SpriteMaterial({ map: tex, sizeAttenuation: false, depthTest: false, transparent: true });
+    // Markers show through hills (as on the map), under the balls (drawn later, order 20).
+    const mat = new T.SpriteMaterial({ map: tex, sizeAttenuation: false, depthTest: false, depthWrite: false,
+      transparent: true });
     const s = new T.Sprite(mat);
     s.renderOrder = 10;
     s.userData.px = [px * (canvas.width / canvas.height), px];
@@ -359,13 +366,17 @@ export class View3D {
       geo.setDrawRange(0, 0);
       const trail = new T.Mesh(geo, new T.MeshLambertMaterial({ color, emissive: color, emissiveIntensity: 0.25 }));
       trail.frustumCulled = false;
-      const head = new T.Mesh(ball, new T.MeshLambertMaterial({ color, emissive: color, emissiveIntensity: 0.2 }));
+      // "Transparent" only to be drawn after the markers: a ball in a basin covers its star.
+      const head = new T.Mesh(ball, new T.MeshLambertMaterial({ color, emissive: color, emissiveIntensity: 0.2,
+        transparent: true }));
+      head.renderOrder = 20;
       head.visible = false;
       group.add(trail, head);
       let cross = null;
       if (p.exit) {
         const c = glyphCanvas(MARKER_PX * s, dpr, (ctx, x, y) => drawCross(ctx, x, y, 7 * s, s));
         cross = this.sprite(c, MARKER_PX * s, group);
+        cross.renderOrder = 30;
         const [ex, ey] = p.exit;
         const [X, Y] = grid.toWorld(...clampToWindow(ex, ey, grid.extent));
         cross.position.set(X, Y, grid.heightAt(ex, ey) * ZH + LIFT);
@@ -449,7 +460,24 @@ export class View3D {
     const k = 2 / (camera.projectionMatrix.elements[5] * (this.size[1] || 1));
     for (const s of this.sprites) s.scale.set(s.userData.px[0] * k, s.userData.px[1] * k, 1);
     renderer.render(scene, camera);
+    if (this.copy) {
+      const c = this.copy.canvas;
+      this.copy.clearRect(0, 0, c.width, c.height);
+      this.copy.drawImage(renderer.domElement, 0, 0);
+    }
     this.adaptResolution();
+  }
+
+  // The drawing buffer for the view's size at the current resolution.
+  resize() {
+    const [w, h] = this.size;
+    const { renderer } = this.gl;
+    renderer.setPixelRatio(this.dpr * this.resolution);
+    renderer.setSize(w, h, false);
+    if (this.copy) {
+      this.copy.canvas.width = renderer.domElement.width;
+      this.copy.canvas.height = renderer.domElement.height;
+    }
   }
 
   // Pixels cost a software renderer most of its time: while frames come
@@ -465,9 +493,7 @@ export class View3D {
     t.length = 0;
     if (fps < SLOW_3D_FPS && this.resolution > MIN_3D_RESOLUTION) {
       this.resolution = Math.max(MIN_3D_RESOLUTION, this.resolution * 0.75);
-      const [w, h] = this.size;
-      this.gl.renderer.setPixelRatio(this.dpr * this.resolution);
-      this.gl.renderer.setSize(w, h, false);
+      this.resize();
     }
     this.el.canvas.dataset.fps = fps.toFixed(1);
     this.el.canvas.dataset.resolution = this.resolution.toFixed(3);
