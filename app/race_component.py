@@ -84,13 +84,15 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[f
     Raises RacePayloadError for a payload it cannot draw.
     """
     check_payload(payload)
-    _THREE(key=f"{key}-three", data=None, height="content")
     result = _RACE(
         key=key,
         data={"payload": payload, "height": int(height)},
         height="content",
         on_click_change=lambda: None,
     )
+    # Below the race, so that its empty element's gap does not push the race down
+    # (presenter mode fits the race below its top); the 3-D view waits for it.
+    _THREE(key=f"{key}-three", data=None, height="content")
     click = result.get("click") if result is not None else None
     if not click:
         return None
