@@ -229,6 +229,7 @@ export class View3D {
     for (const obj of [...group.children]) {
       group.remove(obj);
       obj.geometry?.dispose();
+      for (const child of obj.children) child.material?.dispose();
       if (obj.material) {
         obj.material.map?.dispose();
         obj.material.dispose();
@@ -371,6 +372,12 @@ export class View3D {
         transparent: true }));
       head.renderOrder = 20;
       head.visible = false;
+      // Seen through the hill in front of it, faintly: a ball at the bottom of a
+      // deep basin (Himmelblau's, on a log scale) stays in sight, over its star.
+      const ghost = new T.Mesh(ball, new T.MeshBasicMaterial({ color, transparent: true, opacity: 0.7,
+        depthTest: false, depthWrite: false }));
+      ghost.renderOrder = 15;
+      head.add(ghost);
       group.add(trail, head);
       let cross = null;
       if (p.exit) {
