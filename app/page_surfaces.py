@@ -13,7 +13,7 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import export, instruments, plots, presets
+from . import export, instruments, presets
 from .colorbar import colorbar_html
 from .controls import overlap_note, racer_controls
 from .fallback import drawable, student_message
@@ -43,14 +43,6 @@ def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
     surf = load_surface(scene.surface, scene.formula)
     image, _ = surface_images(scene.surface, scene.formula, window_of(scene, surf), scene.equal)
     return payload(race, image), results(race)
-
-
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def cached_3d(scene: Scene, elev: float, azim: float) -> bytes:
-    """Return the 3-D view as PNG bytes."""
-    surf = load_surface(scene.surface, scene.formula)
-    fig = plots.surface_3d(surf, window_of(scene, surf), cached_race(scene), elev, azim)
-    return plots.figure_png(fig)
 
 
 # -- state helpers ------------------------------------------------------------------
@@ -482,12 +474,12 @@ def _keep_url(scene: Scene, presenter: bool) -> None:
 
 
 def _tabs(scene: Scene, surf, rows: list[dict]) -> None:
-    """Draw the results, update rules, 3-D view and share tabs; only the open one runs."""
-    tab_results, tab_rules, tab_3d, tab_share = st.tabs(
-        ["Results", "Update rules", "3-D view", "Share & export"], key="tab", on_change="rerun")
+    """Draw the results, update rules and share tabs; only the open one runs (the 3-D view is the animator's)."""
+    tab_results, tab_rules, tab_share = st.tabs(
+        ["Results", "Update rules", "Share & export"], key="tab", on_change="rerun")
     for tab, draw in ((tab_results, lambda: _results(scene, surf, rows)), (tab_rules, lambda: _rules(scene)),
-                      (tab_3d, lambda: _view_3d(scene)), (tab_share, lambda: _share(scene))):
-        # Lazy tabs: the 3-D view and the exports cost nothing until asked for.
+                      (tab_share, lambda: _share(scene))):
+        # Lazy tabs: the exports cost nothing until asked for.
         if tab.open:
             with tab:
                 draw()
@@ -503,15 +495,6 @@ def _results(scene: Scene, surf, rows: list[dict]) -> None:
     note = overlap_note(scene.racers)
     if note:
         st.info(note, icon=":material/info:")
-
-
-def _view_3d(scene: Scene) -> None:
-    c1, c2 = st.columns(2)
-    st.session_state.setdefault("elev", 35)
-    st.session_state.setdefault("azim", -60)
-    elev = c1.slider("elevation (°)", 0, 90, key="elev")
-    azim = c2.slider("azimuth (°)", -180, 180, key="azim")
-    st.image(cached_3d(scene, float(elev), float(azim)), width="content")
 
 
 def _share(scene: Scene) -> None:

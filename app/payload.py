@@ -26,6 +26,7 @@ Payload (JSON-able, built once per scene)::
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
       "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
       "autoplay": bool,
+      "surface3d": {...},      # optional: heights for the 3-D view (app/surface3d.py)
     }
 """
 
@@ -42,6 +43,7 @@ import numpy as np
 from .insides import insides, predicted_losses
 from .race import Race, RacerRun, window_of
 from .scene import load_surface
+from .surface3d import Surface3DError, check_grid, grid_payload
 
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 _REQUIRED = ("scene_id", "title", "image", "extent", "steps", "racers", "minima")
@@ -73,6 +75,11 @@ def check_payload(payload: Mapping[str, Any]) -> None:
         raise RacePayloadError("image must be a data:image/png or data:image/jpeg base64 URL")
     for racer in payload["racers"]:
         _check_racer(racer, steps)
+    if "surface3d" in payload:
+        try:
+            check_grid(payload["surface3d"])
+        except Surface3DError as e:
+            raise RacePayloadError(str(e)) from e
 
 
 def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
@@ -141,6 +148,7 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         # the switch was on but nobody could record: the animator says why instead of waiting
         "insides_note": ("the insides are recorded for one start and one noise seed; this scene has "
                          "several, so there is nothing to draw" if scene.insides and not _recorded(race) else None),
+        "surface3d": grid_payload(scene.surface, scene.formula, ((x0, x1), (y0, y1))),
     }
 
 

@@ -209,39 +209,6 @@ def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dp
     return fig
 
 
-def surface_3d(surf, window, race, elev: float = 35, azim: float = -60) -> Figure:
-    """Return a 3-D view of the surface with every racer's path lying on it."""
-    (x0, x1), (y0, y1) = window
-    # 180 x 180: at 90 a narrow diagonal valley (Rosenbrock's) shows its floor as a comb of
-    # grid-sized teeth in profile; this costs about 0.1 s more, once per cached view.
-    X, Y, Z = _grid(surf, window, 180)
-    _, is_log = _levels(Z)
-    zmin = np.nanmin(Z)
-    # On a log axis the lowest grid points would dive far below their neighbours (a comb of spikes
-    # along a narrow valley); lifting by the 2nd percentile of heights keeps the floor smooth.
-    lift = float(np.nanpercentile(Z - zmin, 2)) if is_log else 0.0
-    lift = lift if lift > 0 else 1e-3
-    f = (lambda z: np.log10(np.maximum(z - zmin, 0) + lift)) if is_log else (lambda z: z)
-    fig = Figure(figsize=(8, 6.2), dpi=100, layout="constrained")
-    ax = fig.add_subplot(projection="3d")
-    ax.plot_surface(X, Y, f(Z), cmap=CMAP, alpha=0.75, linewidth=0, antialiased=True, rcount=X.shape[0], ccount=X.shape[1])
-    for run in race.runs:
-        p = _finite_path(run.path[0, :, 0])
-        if len(p):
-            with np.errstate(all="ignore"):
-                z = f(np.asarray(surf.loss(p), dtype=float))
-            inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
-            ax.plot(np.where(inside, p[:, 0], np.nan), p[:, 1], z, color=run.color, lw=2.2, label=run.label, zorder=10)
-    ax.set_xlabel(surf.axis_labels[0])
-    ax.set_ylabel(surf.axis_labels[1])
-    ax.set_zlabel(f"log10(loss - min + {lift:.2g})" if is_log else "loss")
-    ax.view_init(elev=elev, azim=azim)
-    ax.set_title(surf.title)
-    if race.runs:
-        ax.legend(loc="upper left", fontsize=9)
-    return fig
-
-
 def figure_png(fig: Figure, dpi: int | None = None) -> bytes:
     """Return a Figure as PNG bytes."""
     buf = io.BytesIO()

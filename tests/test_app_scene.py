@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import surfaces
-from app import plots, presets
+from app import presets
 from app.cli import scene_from_link
 from app.payload import RacePayloadError, check_payload, payload
 from app.plots import tick_label
-from app.race import main_start, run_race, starts_of, window_of
+from app.race import main_start, run_race, starts_of
 from app.racer import PALETTE, Racer
 from app.scene import LIMITS, Scene, SceneError, load_surface
 from surfaces.formula import MAX_LENGTH
@@ -151,26 +149,6 @@ def test_a_link_with_a_window_but_no_start_starts_inside_that_window():
     wide, _ = scene_from_link("?" + urlencode({"s": "custom", "f": formula, "w": "-4,4,-4,4"}))
     assert main_start(wide, surf) == (2.1, -2.1)
     assert main_start(scene_from_link("?" + urlencode({"s": "custom", "f": formula}))[0], surf) == (2.1, -2.1)
-
-
-def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
-    """A path ends lower than any grid point (at Rosenbrock's minimum, loss 0): it must still be drawn."""
-    scene = dataclasses.replace(Scene(), surface="rosenbrock", steps=5000, start=(1.2, 1.3),
-                                racers=(Racer("adam", (("lr", 0.01),), color=PALETTE[0]),))
-    surf = load_surface(scene.surface, scene.formula)
-    race = run_race(scene)
-    end = race.runs[0].path[0, -1, 0]
-    assert np.hypot(*(end - (1, 1))) < 1e-3  # it reached the minimum, loss about 0
-    fig = plots.surface_3d(surf, window_of(scene, surf), race)
-    ax = fig.axes[0]
-    (line,) = [ln for ln in ax.lines if ln.get_label() == race.runs[0].label]
-    z = np.asarray(line.get_data_3d()[2], dtype=float)
-    assert np.isfinite(z).all()
-    label = ax.get_zlabel()
-    assert label.startswith("log10(loss - min + ")
-    lift = float(label.removeprefix("log10(loss - min + ").rstrip(")"))
-    # the floor: the path's last height is log10 of the lift (grid min >= 0 = loss at the minimum)
-    assert z[-1] == pytest.approx(np.log10(lift), abs=0.05)
 
 
 @pytest.mark.parametrize(("value", "text"), [

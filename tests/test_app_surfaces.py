@@ -155,10 +155,10 @@ def test_presenter_mode_hides_the_tabs():
     assert len(at.tabs) == 0
     at.button(key="act_leave_presenter").click().run()
     assert_clean(at)
-    assert len(at.tabs) == 4
+    assert len(at.tabs) == 3  # results, rules, share: the 3-D view is in the animator
 
 
-def test_rules_3d_and_share_tabs_render_when_opened():
+def test_rules_and_share_tabs_render_when_opened():
     at = fresh()
     at.session_state["tab"] = "Update rules"
     at.run()
@@ -167,10 +167,6 @@ def test_rules_3d_and_share_tabs_render_when_opened():
     assert any(r"\eta" in x.value for x in at.latex)
     # Adam's eps of 1e-8 reads as a power of ten, not as "1e - 08"
     assert any(r"\epsilon\ =\ 10^{-8}" in x.value for x in at.latex), [x.value for x in at.latex]
-    at.session_state["tab"] = "3-D view"
-    at.run()
-    assert_clean(at)
-    assert any(type(e).__name__ == "Image" for e in at.main) or at.get("imgs")
     at.session_state["tab"] = "Share & export"
     at.run()
     assert_clean(at)

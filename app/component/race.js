@@ -20,6 +20,7 @@ import { LossView } from "./loss_view.js";
 import { MapView } from "./map_view.js";
 import { prepareRace } from "./race_data.js";
 import { Timeline } from "./timeline.js";
+import { View3D } from "./view3d.js";
 
 const SLOW_FPS = 40; // below this for SLOW_FOR_MS, moving layers drop to 1x resolution
 const SLOW_FOR_MS = 1500;
@@ -104,7 +105,14 @@ class Race {
       onPlaying: (playing) => this.showPlaying(playing),
       onFps: (fps, span, ts, renderMs) => this.showFps(fps, span, ts, renderMs),
     });
-    this.timeline.follow((pos) => this.ready() && this.map.draw(pos));
+    this.view3d = new View3D(root, {
+      onPick: (xy) => this.pickStart(xy),
+      onShow: () => this.layout(),
+      isPlaying: () => this.timeline.playing,
+    });
+    // The hidden map is not drawn (its trails catch up when it is shown again).
+    this.timeline.follow((pos) => this.ready() && !this.view3d.shown && this.map.draw(pos));
+    this.timeline.follow((pos) => this.ready() && this.view3d.draw(pos));
     this.timeline.follow((pos) => this.ready() && this.loss.draw(pos));
     this.stepView = new StepView(this.el, this.timeline);
     this.timeline.follow((pos) => this.ready() && this.stepView.draw(pos));
@@ -185,6 +193,7 @@ class Race {
     this.payload = payload;
     this.race = prepareRace(payload);
     this.map.setRace(this.race);
+    this.view3d.setRace(this.race, payload);
     this.loss.setRace(this.race);
     tl.setSteps(this.race.steps);
     this.stepView.setRace(this.race);
@@ -198,6 +207,7 @@ class Race {
     if (!sameScene) {
       tl.pos = 0;
       this.map.click = null;
+      this.view3d.click = null;
       this.loss.logScale = Boolean(payload.loss_log);
       tl.setPlaying(Boolean(payload.autoplay) && tl.steps > 0);
     } else {
@@ -217,6 +227,7 @@ class Race {
     if (this.destroyed) return;
     this.destroyed = true;
     this.timeline.stop();
+    this.view3d.destroy();
     this.resizeObserver.disconnect();
     window.removeEventListener("resize", this.onWindowResize);
     this.lossObserver.disconnect();
@@ -389,7 +400,11 @@ class Race {
   }
 
   onMapClick(e) {
-    const xy = this.eventToData(e);
+    this.pickStart(this.eventToData(e));
+  }
+
+  // A new start at data point xy (from the map or the 3-D view): shown at once, sent to the server.
+  pickStart(xy) {
     if (!xy) return;
     const [x0, x1, y0, y1] = this.race.extent;
     // Enough digits for a screen pixel, no float noise in the URL.
@@ -399,6 +414,7 @@ class Race {
     };
     const point = [round(xy[0], x1 - x0), round(xy[1], y1 - y0)];
     this.map.click = point;
+    this.view3d.click = point;
     this.timeline.request();
     if (this.sendTrigger) this.sendTrigger("click", point);
   }
@@ -542,6 +558,7 @@ class Race {
     }
     this.root.style.minHeight = narrow ? "" : `${usedHeight}px`;
     this.map.place(Math.floor(plotW), Math.floor(plotH), m, th, this.dpr, this.movingDpr());
+    this.view3d.place(...this.map.chart.size, th, this.dpr);
     this.el.fps.dataset.scale = String(this.movingDpr());
     this.loss.place(th, this.dpr, this.movingDpr());
     this.stepView.reset();

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app.surface3d import grid_payload  # noqa: E402
 from surfaces.trace import DIVERGENCE_LIMIT  # noqa: E402
 
 EXTENT = (-2.0, 2.0, -1.0, 3.0)
@@ -148,6 +149,7 @@ def demo_payload(
         "loss_log": False,
         "presenter": False,
         "autoplay": False,
+        "surface3d": grid_payload("rosenbrock", "", (EXTENT[:2], EXTENT[2:])),
     }
 
 
@@ -186,6 +188,7 @@ def main() -> None:
     state = st.session_state
     state.setdefault("scene", 0)
     state.setdefault("clicks", 0)
+    state["runs"] = state.get("runs", 0) + 1  # the 3-D tests count reruns: turning must cause none
     if st.button("New scene", key="new_scene"):
         state.scene += 1
     log = st.toggle("Log loss", key="log_loss")
@@ -215,6 +218,7 @@ def main() -> None:
         state.clicks += 1
         state.last_click = click
     st.write(f"clicks {state.clicks}")
+    st.write(f"runs {state.runs}")
     if "last_click" in state:
         x, y = state.last_click
         st.write(f"clicked {x:.3f} {y:.3f}")
