@@ -17,7 +17,8 @@ race does changes it. Where the loss is not finite the height is 1.
 Part of the payload (key ``surface3d``), sent once per surface and window::
 
     {"n": [nx, ny],               # grid points along x and along y
-     "h": str,                    # base64 of nx * ny little-endian float32 heights, row j = y0 + j * dy
+     "h": str,                    # base64 of nx * ny little-endian uint16 heights (height = value / 65535),
+                                  # row j = y0 + j * dy
      "log": bool,                 # heights follow log10(loss - lo)
      "ticks": [[h, "label"], ...],  # loss values at heights, for the height axis
      "label": str}                # the height axis's words: "loss, log scale" or "loss"
@@ -36,7 +37,10 @@ import numpy as np
 from .plots import _grid, _levels, tick_label
 from .scene import load_surface
 
-GRID = 96  # points per side: 36 KB of float32 heights, 49 KB as base64
+GRID = 96  # points per side: 18 KB of 16-bit heights, 25 KB as base64
+#: heights lie in [0, 1] and are sent as 16-bit steps of 1/65535: far finer than a pixel of the mesh,
+#: half the bytes of float32 (the payload must hold the race, the insides and the mesh in 400 KB)
+H_STEPS = 65535
 _LEVELS_GRID = 260  # the contour image's grid: the same levels, hence the same scale
 
 
@@ -91,7 +95,7 @@ def _grid_payload(surface: str, formula: str, window: tuple, n: int) -> dict:
     _, _, levels_z = _grid(surf, window, _LEVELS_GRID)
     scale = height_scale(levels_z)
     _, _, z = _grid(surf, window, n)
-    h = heights(z, scale).astype("<f4")
+    h = np.rint(heights(z, scale) * H_STEPS).astype("<u2")
     return {
         "n": [n, n],
         "h": base64.b64encode(h.tobytes()).decode("ascii"),
@@ -115,8 +119,8 @@ def check_grid(part: Mapping[str, Any]) -> None:
         raw = base64.b64decode(str(part.get("h", "")), validate=True)
     except ValueError as e:
         raise Surface3DError("surface3d.h must be base64 text") from e
-    if len(raw) != 4 * n[0] * n[1]:
-        raise Surface3DError(f"surface3d.h holds {len(raw) // 4} heights, expected {n[0]} x {n[1]}")
+    if len(raw) != 2 * n[0] * n[1]:
+        raise Surface3DError(f"surface3d.h holds {len(raw) // 2} heights, expected {n[0]} x {n[1]}")
     for tick in part.get("ticks", []):
         if not (len(tick) == 2 and isinstance(tick[0], (int, float)) and isinstance(tick[1], str)):
             raise Surface3DError(f"surface3d.ticks must be [height, label] pairs, got {tick!r}")

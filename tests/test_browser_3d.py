@@ -127,7 +127,7 @@ class Model:
     def __init__(self, payload: dict, pr: dict):
         part = payload["surface3d"]
         nx, ny = part["n"]
-        self.h = np.frombuffer(base64.b64decode(part["h"]), dtype="<f4").reshape(ny, nx).astype(float)
+        self.h = np.frombuffer(base64.b64decode(part["h"]), dtype="<u2").reshape(ny, nx) / 65535.0
         self.extent = payload["extent"]
         self.m = np.array(pr["viewProj"]).reshape(4, 4).T  # three.js stores matrices column-major
         self.size = pr["size"]
@@ -308,7 +308,7 @@ def test_a_diverging_racer_ends_on_the_windows_edge_and_the_z_range_stays(browse
     payload = demo_payload(diverge=True)
     part = payload["surface3d"]
     nx, ny = part["n"]
-    h = np.frombuffer(base64.b64decode(part["h"]), dtype="<f4")
+    h = np.frombuffer(base64.b64decode(part["h"]), dtype="<u2") / 65535.0
     ranges = {}
     for diverge in (0, 1):
         page = open_page(browser, demo, f"diverge={diverge}")

@@ -22,7 +22,7 @@ def rosenbrock(x, y):
 
 def decode(part):
     nx, ny = part["n"]
-    return np.frombuffer(base64.b64decode(part["h"]), dtype="<f4").reshape(ny, nx)
+    return np.frombuffer(base64.b64decode(part["h"]), dtype="<u2").reshape(ny, nx) / 65535.0
 
 
 def test_grid_rows_run_along_x_from_the_bottom_of_the_window():

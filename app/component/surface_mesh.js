@@ -16,7 +16,8 @@ function decodeHeights(b64, count) {
   const view = new DataView(new ArrayBuffer(bin.length));
   for (let i = 0; i < bin.length; i++) view.setUint8(i, bin.charCodeAt(i));
   const h = new Float32Array(count);
-  for (let i = 0; i < count; i++) h[i] = view.getFloat32(4 * i, true);
+  // 16-bit steps of 1/65535 (app/surface3d.py H_STEPS)
+  for (let i = 0; i < count; i++) h[i] = view.getUint16(2 * i, true) / 65535;
   return h;
 }
 
