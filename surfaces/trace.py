@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import engine
 from .batches import minibatches
 from .formula import SurfaceError
 from .surface import Surface
@@ -88,7 +89,7 @@ def _batch_stream(m: int, batch_size: int, steps: int, rng: np.random.Generator)
 
 
 def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, seed: int = 0,
-          batch_size: int | None = None) -> Trace:
+          batch_size: int | None = None, compiled: bool | None = None) -> Trace:
     """Return the Trace of ``optimizer`` run for ``steps`` steps on ``surface`` from ``start``.
 
     ``optimizer`` is any object with ``reset``, ``init``, ``update`` and
@@ -102,6 +103,11 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
     surfaces that are means over data (``surface.stochastic``): each step then
     uses the mean gradient of one mini-batch from ``surfaces.batches.minibatches``
     (a fresh permutation per epoch, drawn from ``np.random.default_rng([seed, 1])``).
+
+    A batch runs through ``surfaces.engine`` (numba compiling the optimizer's
+    own ``update`` and the surface's gradient) when it can, else as NumPy
+    arrays; both give the same numbers. ``compiled=False`` forces NumPy,
+    ``compiled=True`` raises TraceError where no compiled engine can be built.
     """
     steps, p0, noise = _check_request(start, steps, noise, seed)
     batches = None
@@ -118,7 +124,9 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
         path = path[:, None, :]
         diverged = [diverged]
     else:
-        path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches)
+        ran = _run_compiled(surface, optimizer, p0.reshape(-1, 2), lr, noise, rng, batches, compiled)
+        path, diverged = ran if ran is not None else _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(),
+                                                                 noise, rng, batches)
 
     loss = _full_loss(surface, path)
     _cut_at_divergence(path, loss, diverged)
@@ -205,6 +213,29 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[
     path[:k, 0] = xs
     path[:k, 1] = ys
     return path, diverged
+
+
+#: noise values drawn ahead for the compiled path (32 MB); a larger noisy batch runs on NumPy
+MAX_NOISE_VALUES = 4_000_000
+
+
+def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, noise: float,
+                  rng: np.random.Generator, batches, compiled: bool | None):
+    """Return ``_run_arrays``'s (paths, divergence) from the compiled engine, or None where it does not apply."""
+    usable = compiled is not False and batches is None and (not noise or lr.size * p0.size <= MAX_NOISE_VALUES)
+    eng = engine.engine_for(surface, optimizer) if usable else None
+    if eng is None:
+        if compiled:
+            raise TraceError("no compiled engine for this optimizer and surface (numba missing, mini-batches, "
+                             "or a rule or formula numba cannot compile)")
+        return None
+    n, steps = len(p0), len(lr)
+    path = np.full((steps + 1, n, 2), np.nan)
+    path[0] = p0
+    # the same draws in the same order as the NumPy path's one (N, 2) draw per step
+    draws = rng.normal(0.0, noise, (steps, n, 2)) if noise else None
+    out = eng.run(optimizer, p0, lr, lrs=np.ones(n), noise=draws, path=path)
+    return path, [None if d < 0 else int(d) for d in out.diverged_at]
 
 
 def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], noise: float,
