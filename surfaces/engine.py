@@ -183,7 +183,7 @@ def _make_kernel(update, grad, loss, n_state: int):
 
     nearest = numba.njit(nearest)
 
-    def kernel(lo, hi, hp, p0, lrs, factors, noise, nidx, path, record, check_loss, targets, tol2, lim,
+    def kernel(lo, hi, hp, p0, lrs, factors, noise, nidx, path, losses, record, check_loss, targets, tol2, lim,
                end, diverged, which, reached):
         steps = factors.shape[0]
         has_noise = noise.shape[0] > 0
@@ -197,7 +197,10 @@ def _make_kernel(update, grad, loss, n_state: int):
             at = np.full(b1 - b0, -1)
             since = np.full(b1 - b0, -1)
             for j in range(b1 - b0):
-                if check_loss and not math.isfinite(loss(xs[j], ys[j])[0]):
+                f0 = loss(xs[j], ys[j])[0] if check_loss else 0.0
+                if record:
+                    losses[0, b0 + j] = f0
+                if not math.isfinite(f0):
                     div[j] = 0
                 else:
                     at[j] = nearest(xs[j], ys[j], targets, tol2)
@@ -226,9 +229,13 @@ def _make_kernel(update, grad, loss, n_state: int):
                     if not (abs(x) <= lim and abs(y) <= lim):  # NaN fails both comparisons
                         div[j] = t
                         continue
-                    if check_loss and not math.isfinite(loss(x, y)[0]):
-                        div[j] = t
-                        continue
+                    if check_loss:
+                        f = loss(x, y)[0]
+                        if not math.isfinite(f):
+                            div[j] = t
+                            continue
+                        if record:
+                            losses[t, i] = f
                     xs[j] = x
                     ys[j] = y
                     if record:
@@ -286,6 +293,7 @@ class Engine:
 
     def run(self, optimizer, p0: np.ndarray, factors: np.ndarray, *, lrs: np.ndarray | None = None,
             noise: np.ndarray | None = None, noise_index: np.ndarray | None = None, path: np.ndarray | None = None,
+            losses: np.ndarray | None = None,
             check_loss: bool = False, targets=(), tol: float = 0.0, limit: float = 1e6) -> Outcome:
         """Return the Outcome of running ``optimizer``'s rule from each row of ``p0`` (N, 2).
 
@@ -307,6 +315,8 @@ class Engine:
         record = path is not None
         if path is None:
             path = np.zeros((1, 1, 2))
+        if losses is None:
+            losses = np.zeros((1, 1))
         targets = np.asarray(targets, dtype=float).reshape(-1, 2)
         end = np.empty((n, 2))
         diverged = np.empty(n, dtype=np.int64)
@@ -314,7 +324,7 @@ class Engine:
         reached = np.empty(n, dtype=np.int64)
         hp = self.rule.hyper(optimizer)
         args = (hp, p0, lrs, factors, np.ascontiguousarray(noise, dtype=float),
-                np.ascontiguousarray(noise_index, dtype=np.int64), path, record, bool(check_loss),
+                np.ascontiguousarray(noise_index, dtype=np.int64), path, losses, record, bool(check_loss),
                 np.ascontiguousarray(targets), float(tol) ** 2, float(limit), end, diverged, which, reached)
         self._compile(args)
         _split(self.kernel, n, args)

@@ -119,16 +119,20 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
     lr = np.array([optimizer.lr_at(t) for t in range(1, steps + 1)], dtype=float)
     rng = np.random.default_rng(seed)
     g = surface.float_grad
+    ran = None
     if p0.ndim == 1 and g is not None and batches is None:
         path, diverged = _run_floats(g, optimizer, p0, lr.tolist(), rng.normal(0.0, noise, (steps, 2)) if noise else None)
         path = path[:, None, :]
         diverged = [diverged]
     else:
         ran = _run_compiled(surface, optimizer, p0.reshape(-1, 2), lr, noise, rng, batches, compiled)
-        path, diverged = ran if ran is not None else _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(),
-                                                                 noise, rng, batches)
+        if ran is None:
+            path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches)
+        else:
+            path, diverged, loss = ran
 
-    loss = _full_loss(surface, path)
+    if ran is None:
+        loss = _full_loss(surface, path)
     _cut_at_divergence(path, loss, diverged)
     if p0.ndim == 1:
         path, loss, diverged = path[:, 0, :], loss[:, 0], diverged[0]
@@ -221,7 +225,11 @@ MAX_NOISE_VALUES = 4_000_000
 
 def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, noise: float,
                   rng: np.random.Generator, batches, compiled: bool | None):
-    """Return ``_run_arrays``'s (paths, divergence) from the compiled engine, or None where it does not apply."""
+    """Return (paths, divergence, losses) from the compiled engine, or None where it does not apply.
+
+    The kernel computes each point's loss as it goes (the compiled sympy loss)
+    and stops a start at its first non-finite loss, as ``_cut_at_divergence`` would.
+    """
     usable = compiled is not False and batches is None and (not noise or lr.size * p0.size <= MAX_NOISE_VALUES)
     eng = engine.engine_for(surface, optimizer) if usable else None
     if eng is None:
@@ -234,8 +242,9 @@ def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, n
     path[0] = p0
     # the same draws in the same order as the NumPy path's one (N, 2) draw per step
     draws = rng.normal(0.0, noise, (steps, n, 2)) if noise else None
-    out = eng.run(optimizer, p0, lr, lrs=np.ones(n), noise=draws, path=path)
-    return path, [None if d < 0 else int(d) for d in out.diverged_at]
+    loss = np.full((steps + 1, n), np.nan)
+    out = eng.run(optimizer, p0, lr, lrs=np.ones(n), noise=draws, path=path, losses=loss, check_loss=True)
+    return path, [None if d < 0 else int(d) for d in out.diverged_at], loss
 
 
 def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], noise: float,
