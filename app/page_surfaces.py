@@ -11,7 +11,7 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import export, plots, presets
+from . import export, page_compare, plots, presets
 from .controls import racer_controls
 from .images import page_drawing, surface_images
 from .payload import payload
@@ -276,10 +276,11 @@ def _keep_url(scene: Scene, presenter: bool) -> None:
 
 def _tabs(scene: Scene, surf, rows: list[dict]) -> None:
     """Draw the results, update rules, 3-D view and share tabs; only the open one runs."""
-    tab_results, tab_rules, tab_3d, tab_share = st.tabs(
-        ["Results", "Update rules", "3-D view", "Share & export"], key="tab", on_change="rerun")
+    tab_results, tab_rules, tab_3d, tab_share, tab_compare = st.tabs(
+        ["Results", "Update rules", "3-D view", "Share & export", "Compare fairly"], key="tab", on_change="rerun")
     for tab, draw in ((tab_results, lambda: _results(scene, surf, rows)), (tab_rules, lambda: _rules(scene)),
-                      (tab_3d, lambda: _view_3d(scene)), (tab_share, lambda: _share(scene))):
+                      (tab_3d, lambda: _view_3d(scene)), (tab_share, lambda: _share(scene)),
+                      (tab_compare, lambda: page_compare.render(scene))):
         # Lazy tabs: the 3-D view and the exports cost nothing until asked for.
         if tab.open:
             with tab:

@@ -96,10 +96,11 @@ def _noise(noise: float, seeds, steps: int, k: int) -> np.ndarray | None:
 
 
 def run_settings(surface, optimizer, starts, steps: int, rates, *, noise: float = 0.0, seeds=(0,),
-                 tol: float = 0.0) -> Runs:
+                 tol: float = 0.0, batch_size: int | None = None) -> Runs:
     """Return the Runs of ``optimizer`` at each rate in ``rates`` from every start and noise seed: shape (R, S, K).
 
-    Compiled when possible, else through ``surfaces.trace`` on NumPy, one call per rate and seed.
+    Compiled when possible, else (mini-batches, what numba cannot compile) through
+    ``surfaces.trace`` on NumPy, one call per rate and seed.
     """
     starts = np.asarray(starts, dtype=float).reshape(-1, 2)
     rates = np.asarray(rates, dtype=float)
@@ -110,7 +111,7 @@ def run_settings(surface, optimizer, starts, steps: int, rates, *, noise: float 
     # a race at rate r steps with lr_at(t) = r * factor(t): the kernel forms the same product
     factors = np.array([optimizer.schedule.factor(t) for t in range(1, steps + 1)], dtype=float)
     targets = np.asarray(surface.minima, dtype=float).reshape(-1, 2)
-    eng = engine.engine_for(surface, optimizer)
+    eng = engine.engine_for(surface, optimizer) if batch_size is None else None
     if eng is not None:
         p0 = np.broadcast_to(starts, (r, s, k, 2)).reshape(-1, 2)
         lrs = np.repeat(rates, s * k)
@@ -122,10 +123,10 @@ def run_settings(surface, optimizer, starts, steps: int, rates, *, noise: float 
         shape = (r, s, k)
         return Runs(out.end.reshape(shape + (2,)), loss.reshape(shape), out.diverged_at.reshape(shape),
                     out.which.reshape(shape), out.reached_at.reshape(shape))
-    return _run_with_trace(surface, optimizer, starts, steps, rates, noise, seeds, tol, targets)
+    return _run_with_trace(surface, optimizer, starts, steps, rates, noise, seeds, tol, targets, batch_size)
 
 
-def _run_with_trace(surface, optimizer, starts, steps, rates, noise, seeds, tol, targets) -> Runs:
+def _run_with_trace(surface, optimizer, starts, steps, rates, noise, seeds, tol, targets, batch_size) -> Runs:
     """Return Runs computed with ``surfaces.trace`` (NumPy), for what the engine cannot compile."""
     r, s, k = len(rates), len(seeds), len(starts)
     end = np.full((r, s, k, 2), np.nan)
@@ -136,7 +137,7 @@ def _run_with_trace(surface, optimizer, starts, steps, rates, noise, seeds, tol,
     for a, rate in enumerate(rates):
         opt = with_hyper(optimizer, lr=float(rate))
         for b, seed in enumerate(seeds):
-            tr = trace(surface, opt, starts, steps, noise=noise, seed=seed, compiled=False)
+            tr = trace(surface, opt, starts, steps, noise=noise, seed=seed, batch_size=batch_size, compiled=False)
             for c in range(k):
                 d = tr.diverged_at[c]
                 if d is not None:
@@ -231,12 +232,14 @@ def reference_loss(surface, runs: list[Runs]) -> float:
 
 
 def lr_sweep(surface, optimizers: list[tuple[str, object]], starts, steps: int, *, rates=None, noise: float = 0.0,
-             seeds=(0,), tol: float = 0.0, progress: Callable[[float], None] | None = None) -> list[Sensitivity]:
+             seeds=(0,), tol: float = 0.0, batch_size: int | None = None,
+             progress: Callable[[float], None] | None = None) -> list[Sensitivity]:
     """Return one Sensitivity per (label, optimizer): its final loss, divergence and steps against the rate."""
     all_runs = []
     for i, (_, opt) in enumerate(optimizers):
         r = default_rates(opt) if rates is None else np.asarray(rates, dtype=float)
-        all_runs.append((r, run_settings(surface, opt, starts, steps, r, noise=noise, seeds=seeds, tol=tol)))
+        all_runs.append((r, run_settings(surface, opt, starts, steps, r, noise=noise, seeds=seeds, tol=tol,
+                                         batch_size=batch_size)))
         if progress is not None:
             progress((i + 1) / len(optimizers))
     ref = reference_loss(surface, [runs for _, runs in all_runs])
@@ -257,7 +260,8 @@ class BetaMap:
 
 
 def beta_sweep(surface, label: str, optimizer, starts, steps: int, *, rates=None, betas=None, noise: float = 0.0,
-               seeds=(0,), tol: float = 0.0, progress: Callable[[float], None] | None = None) -> BetaMap:
+               seeds=(0,), tol: float = 0.0, batch_size: int | None = None,
+               progress: Callable[[float], None] | None = None) -> BetaMap:
     """Return the BetaMap of ``optimizer`` over rates x betas; raise SweepError if it has no beta."""
     name = beta_name(optimizer)
     if name is None:
@@ -267,7 +271,7 @@ def beta_sweep(surface, label: str, optimizer, starts, steps: int, *, rates=None
     runs = []
     for i, b in enumerate(betas):
         runs.append(run_settings(surface, with_hyper(optimizer, **{name: float(b)}), starts, steps, rates,
-                                 noise=noise, seeds=seeds, tol=tol))
+                                 noise=noise, seeds=seeds, tol=tol, batch_size=batch_size))
         if progress is not None:
             progress((i + 1) / len(betas))
     ref = reference_loss(surface, runs)

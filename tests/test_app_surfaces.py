@@ -149,7 +149,7 @@ def test_presenter_mode_hides_the_tabs():
     assert len(at.tabs) == 0
     at.button(key="act_leave_presenter").click().run()
     assert_clean(at)
-    assert len(at.tabs) == 4
+    assert len(at.tabs) == 5  # the four tabs and "Compare fairly" (page_compare)
 
 
 def test_rules_3d_and_share_tabs_render_when_opened():
