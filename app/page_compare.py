@@ -107,7 +107,11 @@ def _sensitivity(scene: Scene) -> None:
     results = _with_progress(cached_sensitivity, scene)
     colors = [color_of(r, i) for i, r in enumerate(scene.racers)]
     st.altair_chart(sensitivity_chart(results, colors), width="stretch")
-    st.dataframe(sensitivity_rows(results), hide_index=True, width="stretch")
+    st.dataframe(sensitivity_rows(results), hide_index=True, width="stretch", column_config={
+        "best lr": st.column_config.NumberColumn(format="%.4g"),
+        "loss above minimum": st.column_config.NumberColumn(format="%.3g"),
+        "steps to the minimum": st.column_config.NumberColumn(format="%d"),
+    })
     st.caption(
         "Loss above the minimum after the last step, mean over starts and seeds (the band spans the best and worst "
         f"seed); a rate at which any run diverged is left out. The good band: neighbouring rates within "
@@ -139,6 +143,7 @@ def sensitivity_rows(results: list[sweep.Sensitivity]) -> list[dict]:
         div = np.flatnonzero(s.diverged > 0)
         rows.append({
             "optimizer": s.label, "best lr": float(f"{s.best_rate:.4g}"), "loss above minimum": float(s.gap[s.best]),
+            "steps to the minimum": None if math.isnan(s.steps[s.best]) else int(s.steps[s.best]),
             "good band": f"{s.rates[lo]:.3g} to {s.rates[hi]:.3g}", "band width (decades)": round(s.band_decades, 2),
             "diverged at": f"lr >= {s.rates[div[0]]:.3g}" if div.size else "no rate",
         })
@@ -232,7 +237,8 @@ def _maps(scene: Scene, surf) -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(
         f"Each pixel is a start: coloured by the declared minimum its run ends within {tolerance(scene, surf):.3g} "
-        "of (the star of the same colour), grey where it stopped elsewhere, black where it diverged; paler where it "
+        "of (the star of the same colour), grey where it stopped elsewhere (darker for a higher final loss), black "
+        "where it diverged; paler where it "
         f"took more of the {scene.steps} steps to get there. Without gradient noise."
     )
 
@@ -251,6 +257,12 @@ def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) 
     for ax, m, rc in zip(axes.ravel(), maps, racer_colors):
         img = np.empty(m.outcome.shape + (3,))
         img[...] = to_rgb(ELSEWHERE_COLOR)
+        other = (m.outcome == sweep.ELSEWHERE) & np.isfinite(m.loss)
+        if other.any():
+            # stopped elsewhere: darker grey for a higher final loss, so a grid of local minima shows its levels
+            z = np.log1p(np.maximum(m.loss[other] - np.nanmin(m.loss[other]), 0.0))
+            share = z / z.max() if z.max() > 0 else np.zeros_like(z)
+            img[other] = (0.85 - 0.45 * share)[:, None]
         img[m.outcome == sweep.DIVERGED] = to_rgb(DIVERGED_COLOR)
         steps_max = max(1, int(m.steps.max()))
         for i, c in enumerate(palette):
@@ -263,8 +275,9 @@ def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) 
         ax.imshow(img, origin="lower", extent=(m.xs[0] - dx, m.xs[-1] + dx, m.ys[0] - dy, m.ys[-1] + dy),
                   interpolation="nearest", aspect="auto")
         for i, (mx, my) in enumerate(minima):
-            ax.plot([mx], [my], marker="*", markersize=15, color=BASIN_COLORS[i % len(BASIN_COLORS)],
-                    markeredgecolor="black", linestyle="none")
+            ax.plot([mx], [my], marker="*", markersize=17, color="black", linestyle="none")
+            ax.plot([mx], [my], marker="*", markersize=13, color=BASIN_COLORS[i % len(BASIN_COLORS)],
+                    markeredgecolor="white", markeredgewidth=1.2, linestyle="none")
         ax.set_title(m.label, fontsize=10, color=rc)
         ax.set_xlim(m.xs[0] - dx, m.xs[-1] + dx)
         ax.set_ylim(m.ys[0] - dy, m.ys[-1] + dy)

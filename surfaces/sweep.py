@@ -11,8 +11,10 @@ How a rate is judged: the *gap* of a run is its final loss above the
 surface's minimum value (or, for a surface without one, above the lowest
 final loss of the whole sweep), floored at ``GAP_FLOOR``; a run that
 diverged has an infinite gap. A rate's gap is the mean over seeds and starts.
-The best rate has the smallest gap; the *good band* is the run of grid rates
-around it whose gap is within ``BAND_FACTOR`` (10) times the best.
+The best rate has the smallest gap (among rates that tie, typically all at
+the floor, the one whose runs reached a minimum in the fewest steps); the
+*good band* is the run of grid rates around it whose gap is within
+``BAND_FACTOR`` (10) times the best.
 """
 
 from __future__ import annotations
@@ -199,17 +201,24 @@ class Sensitivity:
         return None if self.best is None else float(self.rates[self.best])
 
 
+def _median_steps(runs: Runs) -> np.ndarray:
+    """Return per setting (first axis) the median step at which runs reached a minimum; NaN where under half did."""
+    reached = np.where(runs.reached_at >= 0, runs.reached_at, np.nan).reshape(len(runs.reached_at), -1)
+    share = np.isfinite(reached).mean(axis=1)
+    out = np.full(len(reached), np.nan)
+    for i, (row, sh) in enumerate(zip(reached, share)):
+        if sh >= 0.5:
+            out[i] = np.nanmedian(row)
+    return out
+
+
 def summarize(label: str, rates: np.ndarray, runs: Runs, reference: float) -> Sensitivity:
     """Return the Sensitivity of one optimizer's Runs (R, S, K) measured as gaps above ``reference``."""
     g = gaps(runs, reference)
     per_seed = g.mean(axis=2)  # (R, S)
     gap = per_seed.mean(axis=1)
-    reached = np.where(runs.reached_at >= 0, runs.reached_at, np.nan).reshape(len(rates), -1).astype(float)
-    share = np.isfinite(reached).mean(axis=1)
-    with np.errstate(all="ignore"):
-        med = np.array([np.nanmedian(row) if sh >= 0.5 else np.nan for row, sh in zip(reached, share)])
-    finite = np.isfinite(gap)
-    best = int(np.argmin(gap)) if finite.any() else None
+    med = _median_steps(runs)
+    best = _best(gap, med)
     band, decades = None, 0.0
     if best is not None:
         good = gap <= BAND_FACTOR * gap[best]
@@ -221,6 +230,17 @@ def summarize(label: str, rates: np.ndarray, runs: Runs, reference: float) -> Se
         band, decades = (lo, hi), float(math.log10(rates[hi] / rates[lo]))
     return Sensitivity(label, rates, gap, per_seed.min(axis=1), per_seed.max(axis=1),
                        (runs.diverged_at >= 0).reshape(len(rates), -1).mean(axis=1), med, best, band, decades)
+
+
+def _best(gap: np.ndarray, steps: np.ndarray) -> int | None:
+    """Return the index of the smallest gap; among ties, the one with the fewest steps to a minimum; None if all inf."""
+    if not np.isfinite(gap).any():
+        return None
+    ties = np.flatnonzero(gap <= gap.min() * (1 + 1e-9))
+    reached = ties[np.isfinite(steps[ties])]
+    if reached.size:
+        return int(reached[np.argmin(steps[reached])])
+    return int(ties[0])
 
 
 def reference_loss(surface, runs: list[Runs]) -> float:
@@ -248,7 +268,10 @@ def lr_sweep(surface, optimizers: list[tuple[str, object]], starts, steps: int, 
 
 @dataclass(frozen=True)
 class BetaMap:
-    """An (lr, beta) sweep: ``gap`` (B, R) mean gap per beta (row) and rate (column), ``best`` (b, r) index or None."""
+    """An (lr, beta) sweep: ``gap`` (B, R) mean gap per beta (row) and rate (column), ``best`` (b, r) index or None.
+
+    ``steps`` (B, R) is the median step at which runs reached a minimum (NaN if under half did); it breaks ties.
+    """
 
     label: str
     beta: str
@@ -256,6 +279,7 @@ class BetaMap:
     rates: np.ndarray
     gap: np.ndarray
     diverged: np.ndarray
+    steps: np.ndarray
     best: tuple[int, int] | None
 
 
@@ -277,8 +301,10 @@ def beta_sweep(surface, label: str, optimizer, starts, steps: int, *, rates=None
     ref = reference_loss(surface, runs)
     gap = np.stack([gaps(r, ref).mean(axis=(1, 2)) for r in runs])
     div = np.stack([(r.diverged_at >= 0).mean(axis=(1, 2)) for r in runs])
-    best = tuple(int(v) for v in np.unravel_index(np.argmin(gap), gap.shape)) if np.isfinite(gap).any() else None
-    return BetaMap(label, name, betas, rates, gap, div, best)
+    steps = np.stack([_median_steps(r) for r in runs])
+    flat = _best(gap.ravel(), steps.ravel())
+    best = None if flat is None else tuple(int(v) for v in np.unravel_index(flat, gap.shape))
+    return BetaMap(label, name, betas, rates, gap, div, steps, best)
 
 
 @dataclass(frozen=True)
