@@ -62,6 +62,13 @@ COMPILE_SECONDS: dict[str, float] = {}
 _LOCK = threading.RLock()
 
 
+if numba is not None:
+    # passing a formula's gradient as a function value is marked experimental in numba (every call warns);
+    # tests/test_engine.py pins its results against the NumPy path
+    warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
+                            category=numba.NumbaExperimentalFeatureWarning)
+
+
 def available() -> bool:
     """Return True when numba is importable, so compiled kernels can be built."""
     return numba is not None
@@ -369,9 +376,7 @@ class Engine:
         """Compile the kernel for these argument types (an empty range) and count the seconds it took."""
         if self.kernel.signatures:
             return
-        with _LOCK, warnings.catch_warnings():
-            # passing the gradient as a function value is marked experimental in numba; the tests pin its results
-            warnings.simplefilter("ignore", numba.NumbaExperimentalFeatureWarning)
+        with _LOCK:
             t0 = time.perf_counter()
             self.kernel(0, 0, *args)
             label = f"{self.rule.cls.__name__} kernel"
