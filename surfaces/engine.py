@@ -418,8 +418,12 @@ def _fused(surface) -> bool:
 FALLBACKS: dict[str, str] = {}
 
 
-def engine_for(surface, optimizer) -> Engine | None:
-    """Return the compiled Engine for ``optimizer``'s class on ``surface``, compiled now; None where one cannot be built."""
+def engine_for(surface, optimizer, build: bool = True) -> Engine | None:
+    """Return the compiled Engine for ``optimizer``'s class on ``surface``, compiled now; None where one cannot be built.
+
+    With ``build=False`` only an engine compiled earlier is returned (None otherwise): compiling holds the
+    interpreter for a second or two, which a small batch is not worth.
+    """
     if numba is None:
         return None
     rule = compiled_rule(optimizer)
@@ -432,6 +436,8 @@ def engine_for(surface, optimizer) -> Engine | None:
                                    else "its gradient has no math-module form")
         return None
     fused = _fused(surface)
+    if not build:
+        return _ENGINES.get((rule, funcs, fused))
     eng = _engine(rule, funcs, optimizer, fused)
     if eng is None:
         FALLBACKS[f"{type(optimizer).__name__} on {surface.name}"] = _FAILED[(rule, funcs, fused)]

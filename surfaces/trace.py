@@ -221,6 +221,9 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[
 
 #: noise values drawn ahead for the compiled path (32 MB); a larger noisy batch runs on NumPy
 MAX_NOISE_VALUES = 4_000_000
+#: point-steps from which a batch is worth compiling an engine for (NumPy takes ~20 ms for this many);
+#: a smaller batch uses an engine only if one was compiled already
+COMPILE_FROM = 1_000_000
 
 
 def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, noise: float,
@@ -231,7 +234,8 @@ def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, n
     and stops a start at its first non-finite loss, as ``_cut_at_divergence`` would.
     """
     usable = compiled is not False and batches is None and (not noise or lr.size * p0.size <= MAX_NOISE_VALUES)
-    eng = engine.engine_for(surface, optimizer) if usable else None
+    build = compiled is True or lr.size * len(p0) >= COMPILE_FROM
+    eng = engine.engine_for(surface, optimizer, build=build) if usable else None
     if eng is None:
         if compiled:
             raise TraceError("no compiled engine for this optimizer and surface (numba missing, mini-batches, "
