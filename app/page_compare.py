@@ -8,13 +8,14 @@ seeds and window into its requests and draws the answers.
 from __future__ import annotations
 
 import math
+import threading
 
 import altair as alt
 import numpy as np
 import streamlit as st
 from matplotlib.figure import Figure
 
-from surfaces import sweep
+from surfaces import engine, sweep
 
 from . import plots
 from .controls import racer_key
@@ -27,6 +28,18 @@ BASIN_COLORS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377"
 ELSEWHERE_COLOR = "#BBBBBB"
 DIVERGED_COLOR = "#222222"
 MAP_SIZES = (64, 128, 256)
+
+
+@st.cache_resource(show_spinner=False)
+def start_engine_warming() -> threading.Thread:
+    """Return the thread that compiles every optimizer's shared kernel, started once per server process.
+
+    Then a student's newly typed formula compiles only its own gradient and loss
+    (~0.2 s) when a sweep or map first runs on it, not a kernel per optimizer.
+    """
+    warm = threading.Thread(target=engine.warm_shared_kernels, name="descent-warm-engine", daemon=True)
+    warm.start()
+    return warm
 
 
 def _seeds(scene: Scene) -> list[int]:

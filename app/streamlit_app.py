@@ -11,10 +11,12 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app.images import start_catalogue_warming  # noqa: E402
+from app.page_compare import start_engine_warming  # noqa: E402
 from app.state import keep_widget_values  # noqa: E402
 
 st.set_page_config(page_title="Descent: optimizers racing", page_icon=":material/landscape:", layout="wide")
 start_catalogue_warming()  # once per server process: the catalogue's pictures are drawn while the server idles
+start_engine_warming()  # once per server process: the optimizers' shared compiled kernels (app/page_compare.py)
 keep_widget_values(st.session_state)
 
 nav = st.navigation([
