@@ -42,6 +42,9 @@ def main() -> None:
     warm = min(timed(lambda: maps(ros))[0] for _ in range(3))
     print(f"outcome maps 4 x 256 x 256 x 500 on Rosenbrock: first {cold:.2f} s (compiles), warm {warm:.2f} s "
           f"(target 1.0 s; {4 * 256 * 256 * 500 / warm / 1e6:.0f} M point-steps/s)")
+    warm = engine.warm_shared_kernels()
+    print(f"shared kernels of all {len(optim.OPTIMIZERS)} optimizers compiled (the server does this once at start): "
+          f"{warm:.2f} s")
     typed = surfaces.from_formula("(1.5 - x + x y)^2 + 0.1 (x^2 + y^2)", ((-4.5, 4.5), (-4.5, 4.5)))
     new, _ = timed(lambda: maps(typed))
     print(f"outcome maps of a newly typed formula: {new:.2f} s including compilation (target 3 s)")
