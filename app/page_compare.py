@@ -235,6 +235,10 @@ def beta_chart(bm: sweep.BetaMap) -> alt.LayerChart:
 
 def _maps(scene: Scene, surf) -> None:
     n = st.segmented_control("starts per side", MAP_SIZES, default=128, key="compare_map_n") or 128
+    if engine.compiled_surface(surf) is None:
+        # no compiled engine (a mean over data, or numba missing): NumPy would take minutes for a large grid
+        n = min(int(n), MAP_SIZES[0])
+        st.caption(f"This surface runs without the compiled engine, so its maps are {n} x {n} starts.")
     maps = _with_progress(cached_outcome_maps, scene, int(n))
     colors = [color_of(r, i) for i, r in enumerate(scene.racers)]
     st.image(plots.figure_png(outcome_figure(maps, surf, colors)), width="stretch")
