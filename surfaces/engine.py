@@ -237,6 +237,8 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
             for j in range(b1 - b0):
                 f0 = loss_of(fns, xs[j], ys[j]) if check_loss else 0.0
                 if record:
+                    path[0, b0 + j, 0] = xs[j]
+                    path[0, b0 + j, 1] = ys[j]
                     losses[0, b0 + j] = f0
                 if not math.isfinite(f0):
                     div[j] = 0
@@ -286,6 +288,11 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
             for j in range(b1 - b0):
                 i = b0 + j
                 diverged[i] = div[j]
+                if record and div[j] >= 0:
+                    for t in range(div[j], steps + 1):
+                        path[t, i, 0] = np.nan
+                        path[t, i, 1] = np.nan
+                        losses[t, i] = np.nan
                 if div[j] >= 0:
                     end[i, 0] = np.nan
                     end[i, 1] = np.nan

@@ -133,7 +133,7 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
 
     if ran is None:
         loss = _full_loss(surface, path)
-    _cut_at_divergence(path, loss, diverged)
+        _cut_at_divergence(path, loss, diverged)  # the compiled kernel cuts as it goes
     if p0.ndim == 1:
         path, loss, diverged = path[:, 0, :], loss[:, 0], diverged[0]
     for a in (path, loss, lr):
@@ -242,11 +242,11 @@ def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, n
                              "or a rule or formula numba cannot compile)")
         return None
     n, steps = len(p0), len(lr)
-    path = np.full((steps + 1, n, 2), np.nan)
-    path[0] = p0
+    # the kernel writes every entry (the start, each step, NaN after a divergence): no fill pass needed
+    path = np.empty((steps + 1, n, 2))
     # the same draws in the same order as the NumPy path's one (N, 2) draw per step
     draws = rng.normal(0.0, noise, (steps, n, 2)) if noise else None
-    loss = np.full((steps + 1, n), np.nan)
+    loss = np.empty((steps + 1, n))
     out = eng.run(optimizer, p0, lr, lrs=np.ones(n), noise=draws, path=path, losses=loss, check_loss=True)
     return path, [None if d < 0 else int(d) for d in out.diverged_at], loss
 
