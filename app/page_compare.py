@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import altair as alt
 import numpy as np
 import streamlit as st
 from matplotlib.figure import Figure
 
+from optim import OPTIMIZERS
 from surfaces import engine, sweep
 
-from . import plots
+from . import images, plots
 from .controls import racer_key
 from .race import starts_of, tolerance, window_of
 from .racer import color_of
@@ -37,9 +39,21 @@ def start_engine_warming() -> threading.Thread:
     Then a student's newly typed formula compiles only its own gradient and loss
     (~0.2 s) when a sweep or map first runs on it, not a kernel per optimizer.
     """
-    warm = threading.Thread(target=engine.warm_shared_kernels, name="descent-warm-engine", daemon=True)
+    warm = threading.Thread(target=_warm_when_idle, name="descent-warm-engine", daemon=True)
     warm.start()
     return warm
+
+
+def _warm_when_idle() -> None:
+    """Compile the shared kernels one optimizer at a time, after the catalogue's images, never while a page draws.
+
+    A compile holds the interpreter for a second or two; students' pages come first.
+    """
+    images.start_catalogue_warming().join()
+    for name in OPTIMIZERS:
+        while images._pages_running:  # the catalogue warming's own idle test (app/images.py)
+            time.sleep(0.05)
+        engine.warm_shared_kernels((name,))
 
 
 def _seeds(scene: Scene) -> list[int]:

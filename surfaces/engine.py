@@ -477,16 +477,16 @@ def _engine(rule: CompiledRule, funcs: CompiledSurface, optimizer, fused: bool) 
 _ENGINES: dict = {}
 
 
-def warm_shared_kernels() -> float:
-    """Compile the shared (formula-independent) kernel of every optimizer in ``optim``; return the seconds it took.
+def warm_shared_kernels(names=None) -> float:
+    """Compile the shared (formula-independent) kernel of the named optimizers (default: all); return the seconds.
 
     After this a newly typed formula costs only its own gradient and loss (~0.2 s).
     """
     t0 = time.perf_counter()
     if numba is not None:
         probe = from_formula("x^2 + y^2")
-        for cls in optim.OPTIMIZERS.values():
-            engine_for(probe, cls())
+        for name in optim.OPTIMIZERS if names is None else names:
+            engine_for(probe, optim.OPTIMIZERS[name]())
     return time.perf_counter() - t0
 
 
