@@ -13,7 +13,7 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import export, instruments, presets
+from . import export, instruments, page_compare, presets
 from .colorbar import colorbar_html
 from .controls import overlap_note, racer_controls
 from .fallback import drawable, student_message
@@ -474,12 +474,12 @@ def _keep_url(scene: Scene, presenter: bool) -> None:
 
 
 def _tabs(scene: Scene, surf, rows: list[dict]) -> None:
-    """Draw the results, update rules and share tabs; only the open one runs (the 3-D view is the animator's)."""
-    tab_results, tab_rules, tab_share = st.tabs(
-        ["Results", "Update rules", "Share & export"], key="tab", on_change="rerun")
+    """Draw the results, update rules, share and compare tabs; only the open one runs (the 3-D view is the animator's)."""
+    tab_results, tab_rules, tab_share, tab_compare = st.tabs(
+        ["Results", "Update rules", "Share & export", "Compare fairly"], key="tab", on_change="rerun")
     for tab, draw in ((tab_results, lambda: _results(scene, surf, rows)), (tab_rules, lambda: _rules(scene)),
-                      (tab_share, lambda: _share(scene))):
-        # Lazy tabs: the exports cost nothing until asked for.
+                      (tab_share, lambda: _share(scene)), (tab_compare, lambda: page_compare.render(scene))):
+        # Lazy tabs: the exports and the sweeps cost nothing until asked for.
         if tab.open:
             with tab:
                 draw()

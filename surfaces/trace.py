@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import engine
 from .batches import minibatches
 from .formula import SurfaceError
 from .internals import Internals, Recorder
@@ -91,7 +92,7 @@ def _batch_stream(m: int, batch_size: int, steps: int, rng: np.random.Generator)
 
 
 def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, seed: int = 0,
-          batch_size: int | None = None, record: bool = False) -> Trace:
+          batch_size: int | None = None, record: bool = False, compiled: bool | None = None) -> Trace:
     """Return the Trace of ``optimizer`` run for ``steps`` steps on ``surface`` from ``start``.
 
     ``optimizer`` is any object with ``reset``, ``init``, ``update`` and
@@ -108,6 +109,11 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
 
     ``record=True`` (one start only) also keeps the optimizer's state at every
     step, in the same loop, as ``Trace.internals`` (``surfaces.internals.Internals``).
+
+    A batch runs through ``surfaces.engine`` (numba compiling the optimizer's
+    own ``update`` and the surface's gradient) when it can, else as NumPy
+    arrays; both give the same numbers. ``compiled=False`` forces NumPy,
+    ``compiled=True`` raises TraceError where no compiled engine can be built.
     """
     steps, p0, noise = _check_request(start, steps, noise, seed)
     if record and p0.ndim != 1:
@@ -122,6 +128,7 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
     rng = np.random.default_rng(seed)
     g = surface.float_grad
     rec = None
+    ran = None
     if p0.ndim == 1 and g is not None and batches is None:
         if record:
             rec = Recorder(optimizer.state_names, optimizer.init(float(p0[0])), optimizer.init(float(p0[1])))
@@ -132,10 +139,17 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
     else:
         if record:
             rec = Recorder(optimizer.state_names, *_state_rows(optimizer.init(p0.reshape(1, 2))))
-        path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches, rec)
+            ran = None  # the optimizer's state is recorded in the NumPy loop
+        else:
+            ran = _run_compiled(surface, optimizer, p0.reshape(-1, 2), lr, noise, rng, batches, compiled)
+        if ran is None:
+            path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches, rec)
+        else:
+            path, diverged, loss = ran
 
-    loss = _full_loss(surface, path)
-    _cut_at_divergence(path, loss, diverged)
+    if ran is None:
+        loss = _full_loss(surface, path)
+        _cut_at_divergence(path, loss, diverged)  # the compiled kernel cuts as it goes
     if p0.ndim == 1:
         path, loss, diverged = path[:, 0, :], loss[:, 0], diverged[0]
     for a in (path, loss, lr):
@@ -233,6 +247,38 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise,
     path[:k, 0] = xs
     path[:k, 1] = ys
     return path, diverged
+
+
+#: noise values drawn ahead for the compiled path (32 MB); a larger noisy batch runs on NumPy
+MAX_NOISE_VALUES = 4_000_000
+#: point-steps from which a batch is worth compiling an engine for (NumPy takes ~20 ms for this many);
+#: a smaller batch uses an engine only if one was compiled already
+COMPILE_FROM = 1_000_000
+
+
+def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, noise: float,
+                  rng: np.random.Generator, batches, compiled: bool | None):
+    """Return (paths, divergence, losses) from the compiled engine, or None where it does not apply.
+
+    The kernel computes each point's loss as it goes (the compiled sympy loss)
+    and stops a start at its first non-finite loss, as ``_cut_at_divergence`` would.
+    """
+    usable = compiled is not False and batches is None and (not noise or lr.size * p0.size <= MAX_NOISE_VALUES)
+    build = compiled is True or lr.size * len(p0) >= COMPILE_FROM
+    eng = engine.engine_for(surface, optimizer, build=build) if usable else None
+    if eng is None:
+        if compiled:
+            raise TraceError("no compiled engine for this optimizer and surface (numba missing, mini-batches, "
+                             "or a rule or formula numba cannot compile)")
+        return None
+    n, steps = len(p0), len(lr)
+    # the kernel writes every entry (the start, each step, NaN after a divergence): no fill pass needed
+    path = np.empty((steps + 1, n, 2))
+    # the same draws in the same order as the NumPy path's one (N, 2) draw per step
+    draws = rng.normal(0.0, noise, (steps, n, 2)) if noise else None
+    loss = np.empty((steps + 1, n))
+    out = eng.run(optimizer, p0, lr, lrs=np.ones(n), noise=draws, path=path, losses=loss, check_loss=True)
+    return path, [None if d < 0 else int(d) for d in out.diverged_at], loss
 
 
 def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], noise: float,

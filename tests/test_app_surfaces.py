@@ -155,7 +155,7 @@ def test_presenter_mode_hides_the_tabs():
     assert len(at.tabs) == 0
     at.button(key="act_leave_presenter").click().run()
     assert_clean(at)
-    assert len(at.tabs) == 3  # results, rules, share: the 3-D view is in the animator
+    assert len(at.tabs) == 4  # results, rules, share, compare fairly (page_compare): the 3-D view is in the animator
 
 
 def test_rules_and_share_tabs_render_when_opened():
