@@ -316,9 +316,14 @@ _slots = threading.BoundedSemaphore(EXPORT_SLOTS)
 @contextmanager
 def export_slot(waiting: Callable[[], None] | None = None, poll: float = 0.5) -> Iterator[None]:
     """Return (as a context manager) once an export slot of this process is free; ``waiting()`` runs every ``poll`` s until then."""
-    while not _slots.acquire(timeout=poll):
-        if waiting is not None:
-            waiting()
+    if not _slots.acquire(blocking=False):
+        # Waiting calls back at once and then often, so a page can say why nothing moves yet and
+        # Streamlit can stop this wait when its session goes or reruns.
+        while True:
+            if waiting is not None:
+                waiting()
+            if _slots.acquire(timeout=poll):
+                break
     try:
         yield
     finally:
