@@ -110,6 +110,45 @@ def test_a_second_export_waits_for_the_slot_and_is_told_so():
         pass
 
 
+class CountedSlots(threading.BoundedSemaphore):
+    """The export slot, counting the attempts to take it."""
+
+    def __init__(self, value: int):
+        super().__init__(value)
+        self.attempts = 0
+        self.tried = threading.Event()
+
+    def acquire(self, blocking=True, timeout=None):
+        self.attempts += 1
+        if self.attempts >= 2:
+            self.tried.set()
+        return super().acquire(blocking, timeout)
+
+
+def test_prepare_animation_on_the_page_waits_for_the_slot_then_offers_the_gif(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    slots = CountedSlots(1)
+    monkeypatch.setattr(export, "_slots", slots)
+    at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=300)
+    at.run()
+    at.session_state["tab"] = "Share & export"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    slots.acquire()  # another session's export is running
+    clicked = threading.Thread(target=lambda: at.button(key="act_make_gif").click().run())
+    clicked.start()
+    assert slots.tried.wait(120)  # the page asked for the slot and is waiting
+    assert "anim_gif" not in at.session_state
+    slots.release()
+    clicked.join(300)
+    assert not at.exception, [e.value for e in at.exception]
+    scene, data = at.session_state["anim_gif"]
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "GIF" and im.n_frames == len(export.frame_steps(scene.steps, 120))
+    assert any(b.label.startswith("Download GIF") for b in at.get("download_button"))
+
+
 # Three sessions clicking "Prepare animation" together, in one process as in one Streamlit server.
 # Measured on the default scene (tests/export_memory.py): before issue 15 one export grew the peak
 # RSS by 380 MiB (GIF) / 256 MiB (MP4) and three together by 919 / 755 MiB; streamed, through the
