@@ -516,10 +516,16 @@ def _share(scene: Scene) -> None:
 def _animation_download(col, fmt: str, scene: Scene, race: Race) -> None:
     """Draw the button that renders the race as a GIF or MP4 on request, then its download button."""
     if col.button(f"Prepare animation ({fmt.upper()})", key=f"act_make_{fmt}"):
-        bar = col.progress(0.0, text="drawing frames...")
-        frames = export.render_frames(race, 120, progress=lambda f: bar.progress(f, text="drawing frames..."))
-        bar.progress(1.0, text="encoding...")
-        data = export.gif_bytes(frames) if fmt == "gif" else export.mp4_bytes(frames)
+        bar = col.progress(0.0, text="starting...")
+
+        def waiting() -> None:
+            bar.progress(0.0, text="Another export is being prepared; yours starts when it ends.")
+
+        # One export at a time per server (export.EXPORT_SLOTS). One per session comes from Streamlit:
+        # a second click reruns the script, whose next progress call ends this export and frees its slot.
+        with export.export_slot(waiting):
+            data = export.animation_bytes(
+                race, fmt, 120, progress=lambda f: bar.progress(f, text="drawing and encoding frames..."))
         st.session_state[f"anim_{fmt}"] = (scene, data)
         bar.empty()
     ready = st.session_state.get(f"anim_{fmt}")
