@@ -208,7 +208,7 @@ MAX_PATH_POINTS = 120
 #: and at most this many numbers of weights kept over all optimizers together (memory of a worker)
 MAX_WEIGHT_NUMBERS = 8_000_000
 #: the sharpness's power iteration: at most this many Hessian-vector products per measurement
-SHARPNESS_ITERS = 20
+SHARPNESS_ITERS = 30
 
 
 def stride(epochs: int, at_most: int) -> int:
