@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from surfaces.network.experiment import Entrant, Experiment, LIVE_GRID, run
+from surfaces.network.experiment import LIVE_GRID, Entrant, Experiment, run
 from surfaces.network.mlp import MLP, train
 
 RACERS = (Entrant("sgd", (("lr", 0.05),)), Entrant("momentum", (("lr", 0.05),)),

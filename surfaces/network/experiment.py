@@ -351,7 +351,11 @@ def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = N
     estimated to need more, with ``BudgetError``. ``landscape`` computes the
     loss slices at the end.
     """
-    from .landscape import Evaluator, flatten, top_eigenvalue  # the landscape module imports this one's MLP only
+    from .landscape import (  # the landscape module imports this one's MLP only
+        Evaluator,
+        flatten,
+        top_eigenvalue,
+    )
 
     data = experiment.load_data() if data is None else data
     if budget is not None:
