@@ -193,8 +193,14 @@ def test_following_a_job_touches_streamlit_on_every_look_even_without_new_epochs
         def reported(self):
             return 1  # one epoch reported, then nothing new
 
-        def curves(self):
+        def curves(self, key="batch_loss_mean"):
             return {0: ([1], [0.5])}
+
+        def epochs_done(self):
+            return 1
+
+        def records_so_far(self):
+            return {0: [{"epoch": 1, "train_loss": 0.5}]}
 
     class Bar:
         calls = 0

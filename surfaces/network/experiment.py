@@ -167,8 +167,11 @@ def cost_terms(experiment: Experiment, n_train: int, n_test: int, n_inputs: int)
     batches = math.ceil(n_train / experiment.batch_size)
     evaluated = n_train + n_test
     e = experiment.epochs
-    return ((6 * n_train + 2 * evaluated) * params * e, (3 * n_train + evaluated) * units * e, batches * e,
-            batches * layers * e, batches * params * e)
+    # Sharpness: each measurement up to SHARPNESS_ITERS Hessian-vector products of two full-batch gradients each.
+    grads = 2 * SHARPNESS_ITERS * (e // experiment.sharpness_every if experiment.sharpness_every else 0)
+    return ((6 * n_train + 2 * evaluated) * params * e + 6 * n_train * params * grads,
+            (3 * n_train + evaluated) * units * e + 3 * n_train * units * grads, batches * e + grads,
+            (batches * e + grads) * layers, batches * params * e)
 
 
 def estimated_seconds(experiment: Experiment, n_train: int, n_test: int, n_inputs: int) -> float:
@@ -277,6 +280,13 @@ class Training:
         return {r.label: r.history for r in self.runs}
 
 
+def boundary_axes(data: Dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the x and y coordinates (n each) of the decision-boundary grid over a 2-D data set."""
+    X = np.concatenate([data.X_train, data.X_test])
+    lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+    return np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+
+
 def _grid_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     gx, gy = np.meshgrid(xs, ys)
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
@@ -367,10 +377,8 @@ def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = N
     out = Training(data.description or data.name, data.n_train, data.n_test, bool(data.is_2d), epochs=E)
     points = live = None
     if data.is_2d:
-        X = np.concatenate([data.X_train, data.X_test])
-        lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
-        out.xs, out.ys = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
-        out.live_xs, out.live_ys = np.linspace(lo[0], hi[0], LIVE_GRID), np.linspace(lo[1], hi[1], LIVE_GRID)
+        out.xs, out.ys = boundary_axes(data, GRID)
+        out.live_xs, out.live_ys = boundary_axes(data, LIVE_GRID)
         out.X, out.y = data.X_train, data.y_train
         points, live = _grid_points(out.xs, out.ys), _grid_points(out.live_xs, out.live_ys)
     trainers, runs = [], []
