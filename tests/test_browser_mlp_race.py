@@ -18,8 +18,8 @@ from app.racer import PALETTE, Racer
 from tests.support import ARTIFACTS, READY, launch, serve
 
 pytest.importorskip("playwright")
-from playwright.sync_api import sync_playwright  # noqa: E402
 from PIL import Image  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
 RACE = Experiment(dataset="two_moons", hidden=(16, 16), epochs=700, batch_size=32, seed=0,
                   racers=tuple(Racer(n, (("lr", lr),), color=PALETTE[i]) for i, (n, lr) in
@@ -108,8 +108,8 @@ def test_four_optimizers_race_live_and_the_boundaries_change_while_training(page
     land = page.get_by_text("The network's own loss landscape")
     land.scroll_into_view_if_needed()
     assert page.get_by_text("Share of each path's movement the plane holds").count() == 1
-    heading = land.locator("xpath=ancestor::div[contains(@class,'stVerticalBlock')][1]")
-    heading.screenshot(path=str(ARTIFACTS / "mlp-landscape.png"))
+    page.locator("[data-testid='stImage'] img").last.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "mlp-landscape.png"), full_page=True)
 
 
 def test_edge_of_stability_preset_plots_sharpness_against_two_over_lr(page, server):

@@ -210,6 +210,8 @@ MAX_FRAMES = 40
 MAX_PATH_POINTS = 120
 #: and at most this many numbers of weights kept over all optimizers together (memory of a worker)
 MAX_WEIGHT_NUMBERS = 8_000_000
+#: the sharpness interval the page suggests (and the benchmark measures)
+DEFAULT_SHARPNESS_EVERY = 10
 #: the sharpness's power iteration: at most this many Hessian-vector products per measurement
 SHARPNESS_ITERS = 30
 
