@@ -56,7 +56,7 @@ def main() -> None:
     start = MLP(data.n_features, exp.hidden, seed=exp.seed, dtype=exp.dtype)
     print(f"two moons, {data.n_train} training examples, [16, 16] ({start.n_parameters} weights), "
           f"{len(exp.racers)} optimizers x {exp.epochs} epochs")
-    for repeat in range(3):
+    for _ in range(3):
         training.slices = {}
         _, cpu, wall = timed(lambda: _slices(training, training.runs, start, data, exp.seed))
         parts = ", ".join(f"{k} {s.seconds:.2f} s" for k, s in training.slices.items())
@@ -68,8 +68,9 @@ def main() -> None:
 
             e = replace(presets()["edge_of_stability"].experiment, sharpness_every=0)
         every = DEFAULT_SHARPNESS_EVERY
-        base = min(timed(lambda: run(e, landscape=False))[1] for _ in range(2))
-        sharp = min(timed(lambda: run(replace(e, sharpness_every=every), landscape=False))[1] for _ in range(2))
+        plain, tracked = e, replace(e, sharpness_every=every)
+        base = min(timed(lambda x=plain: run(x, landscape=False))[1] for _ in range(2))
+        sharp = min(timed(lambda x=tracked: run(x, landscape=False))[1] for _ in range(2))
         print(f"  {name}: {base:.2f} s CPU without sharpness, {sharp:.2f} s with it every {every} epochs: "
               f"+{(sharp / base - 1):.0%}")
 
