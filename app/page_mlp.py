@@ -489,7 +489,8 @@ def _show_results(job_id: int, training, bar, chart, labels: list[str], colors: 
         st.warning(f"Stopped at epoch {training.epochs_done} of {training.epochs}: every optimizer's results "
                    f"below are those of epoch {training.epochs_done}.")
     else:
-        bar.progress(1.0, text=f"done: {training.epochs_done} epochs, {len(training.runs)} optimizers")
+        n = len(training.runs)
+        bar.progress(1.0, text=f"done: {training.epochs_done} epochs, {n} optimizer{'s' if n != 1 else ''}")
     records = {i: r.history.records() for i, r in enumerate(training.runs)}
     _draw_curves(chart, records, labels, colors, log, training.epochs)
     if sharp is not None:
