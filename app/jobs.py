@@ -78,8 +78,11 @@ def _work(exp, csv_bytes: bytes | None, out, stop, budget: float) -> None:
     last = time.monotonic()
 
     def on_epoch(idx: int, record: dict) -> None:
-        nonlocal last
         bundle.append((idx, dict(record)))
+
+    def on_round(epoch: int) -> None:
+        # Whole rounds only: the page never sees one optimizer an epoch ahead of the others.
+        nonlocal last
         if time.monotonic() - last > FLUSH:
             out.put(("epochs", list(bundle)))
             bundle.clear()
@@ -87,7 +90,7 @@ def _work(exp, csv_bytes: bytes | None, out, stop, budget: float) -> None:
 
     try:
         data = exp.load_data() if csv_bytes is None else exp.load_data(csv_bytes)
-        training = run(exp, on_epoch, stop.is_set, data=data, budget=budget)
+        training = run(exp, on_epoch, stop.is_set, data=data, budget=budget, on_round=on_round)
     except ValueError as e:  # the project's own errors say what to change
         out.put(("error", str(e)))
         return
@@ -170,11 +173,12 @@ class Job:
         return min(1.0, self.reported() / max(1, self.n_racers * self.epochs))
 
     def epochs_done(self) -> int:
-        """Return the epoch every racer has completed (the worker reports whole rounds of the race)."""
+        """Return the race's epoch: the worker reports whole rounds, so the newest epoch any racer reported.
+
+        (A racer that diverged stops early; the others' epoch is the race's.)
+        """
         with self.lock:
-            if len(self.records) < self.n_racers:
-                return 0
-            return min((recs[-1]["epoch"] for recs in self.records.values() if recs), default=0)
+            return max((recs[-1]["epoch"] for recs in self.records.values() if recs), default=0)
 
     def curves(self, key: str = "batch_loss_mean") -> dict[int, tuple[list, list]]:
         """Return racer index -> (epochs, values of ``key``) from the progress so far (records without it skipped)."""

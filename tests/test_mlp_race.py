@@ -40,8 +40,11 @@ def test_the_interleaved_race_gives_each_optimizer_its_solo_history(keep_prob):
 def test_on_epoch_sees_every_racer_once_per_epoch_in_turn_with_snapshots():
     exp = Experiment(hidden=(8,), epochs=5, batch_size=32, racers=RACERS[:3], seed=1)
     seen = []
-    race = run(exp, lambda i, rec: seen.append((rec["epoch"], i, rec.get("boundary"))), landscape=False)
+    rounds = []
+    race = run(exp, lambda i, rec: seen.append((rec["epoch"], i, rec.get("boundary"))), landscape=False,
+               on_round=lambda e: rounds.append((e, len(seen))))
     assert [(e, i) for e, i, _ in seen] == [(e, i) for e in range(1, 6) for i in range(3)]
+    assert rounds == [(e, 3 * e) for e in range(1, 6)]  # a round ends after every racer's epoch
     assert all(b is not None and b.shape == (LIVE_GRID, LIVE_GRID) and b.dtype == np.uint8 for *_, b in seen)
     for r in race.runs:
         assert [e for e, _ in r.frames] == [0, 1, 2, 3, 4, 5]

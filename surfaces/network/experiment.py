@@ -349,7 +349,8 @@ SLICE_SECONDS = 3.0
 
 def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = None,
         should_stop: Callable[[], bool] | None = None, *, data: Dataset | None = None,
-        budget: float | None = None, landscape: bool = True) -> Training:
+        budget: float | None = None, landscape: bool = True,
+        on_round: Callable[[int], None] | None = None) -> Training:
     """Return the Training of every racer of ``experiment``: a race, all from the same weights, epoch by epoch.
 
     Every optimizer advances one epoch in turn, each on its own random streams
@@ -361,7 +362,8 @@ def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = N
     go back to the last epoch all completed. ``data`` replaces the registered
     data set (an uploaded file); ``budget`` (seconds) refuses an experiment
     estimated to need more, with ``BudgetError``. ``landscape`` computes the
-    loss slices at the end.
+    loss slices at the end. ``on_round(epoch)`` runs once every racer's
+    ``on_epoch`` of that epoch has run (a worker sends whole rounds).
     """
     from .landscape import (  # the landscape module imports this one's MLP only
         Evaluator,
@@ -444,6 +446,8 @@ def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = N
             if on_epoch is not None:
                 on_epoch(i, results[i])
         out.epochs_done = epoch
+        if on_round is not None:
+            on_round(epoch)
     out.runs = runs
     for i, (t, r) in enumerate(zip(trainers, runs)):
         if stopped:
