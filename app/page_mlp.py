@@ -413,9 +413,11 @@ def render() -> None:
                "backpropagation by hand: the article's network with its defects fixed. Every optimizer advances "
                "one epoch in turn, so all curves grow together.")
     preset = presets().get(ss.get("mlp_preset") or "")
-    if preset is not None:
-        st.info(f"**{_plain(preset.title)}.** {_plain(preset.lesson)}")
     exp = _experiment()
+    if preset is not None:
+        same = exp == preset.experiment  # the lesson holds for the preset's settings, not for any change of them
+        st.info(f"**{_plain(preset.title)}.** {_plain(preset.lesson)}"
+                + ("" if same else " (You changed the preset's settings since.)"))
     if exp is not None:
         _keep_url(exp)
     c1, c2, c3 = st.columns([2, 3, 2])
