@@ -198,6 +198,20 @@ def _checked(exp: Experiment, name: str) -> Experiment:
     return exp
 
 
+def normalized(exp: Experiment) -> Experiment:
+    """Return ``exp`` with every default written out (racers' hyperparameters, the data set's settings).
+
+    Two experiments that train the same way are then equal, however each was written (a preset names only
+    what it changes; the controls hold every value).
+    """
+    spec = network.DATASETS.get(exp.dataset)
+    params = exp.dataset_params
+    if spec is not None:
+        given = dict(exp.dataset_params)
+        params = tuple((h.name, h.kind(given.get(h.name, h.default))) for h in spec.parameters)
+    return replace(exp, dataset_params=params, racers=tuple(r.normalized() for r in exp.racers))
+
+
 # -- presets: experiments that each teach one thing ---------------------------------------
 
 PRESETS_FILE = Path(__file__).with_name("mlp_presets.toml")

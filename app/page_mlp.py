@@ -20,7 +20,17 @@ from surfaces.network.experiment import DEFAULT_SHARPNESS_EVERY, LIVE_GRID, boun
 
 from . import plots
 from .controls import hyper_control, racer_controls, read_racer, write_racers
-from .experiment import ARTICLE, CSV, LIMITS, Experiment, from_query, parse_hidden, presets, to_query
+from .experiment import (
+    ARTICLE,
+    CSV,
+    LIMITS,
+    Experiment,
+    from_query,
+    normalized,
+    parse_hidden,
+    presets,
+    to_query,
+)
 from .jobs import QUEUED, Engine, Job
 from .mlp_results import (
     FAST,
@@ -415,7 +425,7 @@ def render() -> None:
     preset = presets().get(ss.get("mlp_preset") or "")
     exp = _experiment()
     if preset is not None:
-        same = exp == preset.experiment  # the lesson holds for the preset's settings, not for any change of them
+        same = exp is not None and normalized(exp) == normalized(preset.experiment)  # the lesson holds for the preset's settings, not for any change of them
         st.info(f"**{_plain(preset.title)}.** {_plain(preset.lesson)}"
                 + ("" if same else " (You changed the preset's settings since.)"))
     if exp is not None:
