@@ -480,7 +480,7 @@ def run_article_experiment(epochs: int = ARTICLE.epochs, lr: float = ARTICLE_LR,
                   hidden=tuple(hidden), keep_prob=keep_prob, batch_size=batch_size, epochs=epochs,
                   racers=tuple(Entrant(n, (("lr", lr),)) for n in optimizers), seed=seed, dtype=dtype)
     on_epoch = None if callback is None else (lambda i, r: callback(optimizers[i], r["epoch"], r))
-    return run(exp, on_epoch, should_stop).histories()
+    return run(exp, on_epoch, should_stop, landscape=False).histories()  # histories only: no slices to compute
 
 
 def _acc_at(h: History, epoch: int) -> float | None:
