@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +31,8 @@ import numpy as np
 import optim
 
 from .datasets import DATASETS, Dataset, load
+from .landscape import GRID as SLICE_GRID
+from .landscape import Evaluator, flatten, make_slice, top_eigenvalue
 from .mlp import DTYPES, MLP, History, MLPError, Trainer, first_epoch_reaching
 
 #: what one comparison may ask for, inclusive; the app's controls read these bounds
@@ -311,30 +314,29 @@ def _base_lr(optimizer: Any) -> float | None:
     return float(lr) if isinstance(lr, (int, float)) else None
 
 
-def slice_seconds(n_train: int, n_params: int, grid: int) -> float:
-    """Return the estimated seconds of one slice: a forward pass over the training set per grid point."""
-    return grid * grid * (2 * n_train * n_params * SECONDS_PER_FLOP + 6 * SECONDS_PER_BATCH_LAYER)
-
-
 def _slices(out: Training, racers_runs: list[TrainedRun], start: MLP, data: Dataset, seed: int) -> None:
-    """Fill ``out.slices`` with the PCA and the filter-normalised slices, on a grid the time allows."""
-    from .landscape import GRID as SLICE_GRID
-    from .landscape import Evaluator, flatten, make_slice
+    """Fill ``out.slices`` with the PCA and the filter-normalised slices, on the finest grid SLICE_SECONDS allows.
 
+    The cost of one loss evaluation is measured here, on this network and data,
+    rather than estimated: a slice is thousands of them.
+    """
     runs = [r for r in racers_runs if r.weights and len(r.weights) >= 2]
     if not runs:
         out.slice_note = "no landscape: no optimizer completed an epoch"
         return
-    grid = SLICE_GRID
-    while grid > 11 and slice_seconds(data.n_train, start.n_parameters, grid) > SLICE_SECONDS:
-        grid -= 10
-    if slice_seconds(data.n_train, start.n_parameters, grid) > SLICE_SECONDS:
+    ev = Evaluator(start, data.X_train, data.y_train)
+    origin = flatten(start.params)
+    t0 = time.process_time()
+    for _ in range(3):
+        ev.loss(origin)
+    per_eval = (time.process_time() - t0) / 3
+    points = sum(len(r.weights) for r in runs)
+    grid = next((g for g in range(SLICE_GRID, 10, -10) if (2 * g * g + 3 * points) * per_eval <= SLICE_SECONDS), 0)
+    if not grid:
         out.slice_note = "no landscape: this network and data set are too large to slice in a few seconds"
         return
     if grid != SLICE_GRID:
         out.slice_note = f"the landscape uses a {grid} x {grid} grid (the network is large)"
-    ev = Evaluator(start, data.X_train, data.y_train)
-    origin = flatten(start.params)
     paths = [(r.label, r.color, r.weight_epochs, np.vstack(r.weights)) for r in runs]
     with np.errstate(all="ignore"):
         real = [ev.losses(w) for *_, w in paths]  # the same for both slices: computed once
@@ -343,8 +345,8 @@ def _slices(out: Training, racers_runs: list[TrainedRun], start: MLP, data: Data
                                           path_losses=real)
 
 
-#: seconds of one core a landscape slice may take; a larger network gets a coarser grid or none
-SLICE_SECONDS = 3.0
+#: seconds of one core the landscape slices may take after a training; a larger network gets a coarser grid or none
+SLICE_SECONDS = 2.0
 
 
 def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = None,
@@ -365,12 +367,6 @@ def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = N
     loss slices at the end. ``on_round(epoch)`` runs once every racer's
     ``on_epoch`` of that epoch has run (a worker sends whole rounds).
     """
-    from .landscape import (  # the landscape module imports this one's MLP only
-        Evaluator,
-        flatten,
-        top_eigenvalue,
-    )
-
     data = experiment.load_data() if data is None else data
     if budget is not None:
         check_budget(experiment, data, budget)
