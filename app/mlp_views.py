@@ -105,7 +105,8 @@ def sharpness_chart(series: dict[int, tuple[list, list]], lrs: list[float | None
         rule = alt.Chart(edges).mark_rule(strokeDash=[6, 4], strokeWidth=1.5).encode(
             y="2/lr:Q", color=color, tooltip=["optimizer", alt.Tooltip("2/lr:Q", format=".3g")])
         chart = line + rule
-    return chart.properties(height=240)
+    # Inside a vconcat: Streamlit (1.67) draws a bare layer chart about 80 px high whatever its height says.
+    return alt.vconcat(chart.properties(height=240))
 
 
 # -- boundary pictures ---------------------------------------------------------------------
