@@ -236,7 +236,7 @@ def _controls() -> None:
     c[1].number_input("Seed", key="mlp_seed", min_value=0, max_value=LIMITS["seed"][1], step=1,
                       help="one seed: every optimizer starts from the same initial weights")
     sb.selectbox("Precision", ["float32", "float64"], key="mlp_dtype")
-    sb.number_input("Sharpness every k epochs", key="mlp_sharpness", min_value=0,
+    sb.number_input("Sharpness every k-th epoch", key="mlp_sharpness", min_value=0,
                     max_value=LIMITS["sharpness_every"][1], step=1,
                     help="measure the largest eigenvalue of the loss's Hessian (power iteration) every k epochs "
                          f"and plot it against 2/lr; 0 switches it off. Every {DEFAULT_SHARPNESS_EVERY} epochs "
