@@ -326,10 +326,11 @@ def _slices(out: Training, racers_runs: list[TrainedRun], start: MLP, data: Data
         return
     ev = Evaluator(start, data.X_train, data.y_train)
     origin = flatten(start.params)
+    ev.loss(origin)  # the first call pays for allocations and BLAS's start: not a slice's rate
     t0 = time.process_time()
-    for _ in range(3):
+    for _ in range(5):
         ev.loss(origin)
-    per_eval = (time.process_time() - t0) / 3
+    per_eval = (time.process_time() - t0) / 5
     points = sum(len(r.weights) for r in runs)
     grid = next((g for g in range(SLICE_GRID, 10, -10) if (2 * g * g + 3 * points) * per_eval <= SLICE_SECONDS), 0)
     if not grid:
