@@ -4,7 +4,7 @@ Run from the checkout: ``python tests/benchmarks/bench_landscape.py``. Not
 collected by pytest. Prints, from one process with one BLAS thread (as a
 training worker has):
 
-1. the time of each landscape slice (41 x 41 grid, two moons, network
+1. the time of each landscape slice (and of the article's digits network's) (41 x 41 grid, two moons, network
    [16, 16], every training example) after a four-optimizer training, CPU and
    wall seconds: the issue asks for it within 2 s of the training's end;
 2. a four-optimizer training on two moons with the sharpness measured every
@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from surfaces.network.experiment import (  # noqa: E402
+    ARTICLE,
     DEFAULT_SHARPNESS_EVERY,
     Experiment,
     _slices,
@@ -61,6 +62,13 @@ def main() -> None:
         _, cpu, wall = timed(lambda: _slices(training, training.runs, start, data, exp.seed))
         parts = ", ".join(f"{k} {s.seconds:.2f} s" for k, s in training.slices.items())
         print(f"  landscape, both slices 41x41 with the paths: {cpu:.2f} s CPU, {wall:.2f} s wall ({parts})")
+    article = replace(ARTICLE, epochs=100)
+    adata = article.load_data()
+    atraining = run(article, landscape=False)
+    astart = MLP(adata.n_features, article.hidden, seed=article.seed, dtype=article.dtype)
+    _, cpu, wall = timed(lambda: _slices(atraining, atraining.runs, astart, adata, article.seed))
+    print(f"  the article's network (digits, [100], {astart.n_parameters} weights, {adata.n_train} examples, "
+          f"4 x 100 epochs): both slices {cpu:.2f} s CPU, {wall:.2f} s wall {atraining.slice_note}")
     for name, e in (("two moons, batch 32, 4 optimizers, 200 epochs", exp),
                     ("edge-of-stability preset (full batch, 600 epochs)", None)):
         if e is None:
