@@ -98,9 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         elif suffix in (".gif", ".mp4"):
             if not (2 <= args.frames <= export.MAX_FRAMES and 1 <= args.fps <= 60):
                 raise SceneError(f"--frames must be 2..{export.MAX_FRAMES} and --fps 1..60")
-            frames = export.render_frames(race, args.frames, size=args.size, progress=_progress("rendering"))
-            data = export.gif_bytes(frames, args.fps) if suffix == ".gif" else export.mp4_bytes(frames, args.fps)
-            out.write_bytes(data)
+            out.write_bytes(export.animation_bytes(race, suffix[1:], args.frames, args.fps, size=args.size,
+                                                   progress=_progress("rendering")))
         else:
             raise SceneError(f"cannot tell the format from {out.name!r}: use .gif, .mp4 or .png")
     except (SceneError, ValueError) as e:

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from optim import OPTIMIZERS, SCHEDULES, Hyperparameter
+from optim import OPTIMIZERS, OVERLAP_NOTE, SCHEDULES, Hyperparameter
 
 from .racer import PALETTE, Racer, color_of
 
@@ -51,6 +51,30 @@ def write_racers(racers, state: MutableMapping[str, Any], prefix: str = "r") -> 
         for h in SCHEDULES[r.schedule].hyperparameters:
             state[racer_key(i, "s_" + h.name, prefix)] = h.kind(given.get(h.name, h.default))
 
+
+
+def overlap_note(racers) -> str:
+    """Return ``optim.OVERLAP_NOTE`` when SGD and moving-average momentum race at the same learning rate, else "".
+
+    Their curves then lie almost on top of each other and students conclude that
+    momentum does nothing; the note says why (and what the heavy-ball form does).
+    """
+    def rates(name):
+        return {(r.values()["lr"], r.schedule, r.schedule_hp) for r in racers if r.optimizer == name}
+    return OVERLAP_NOTE if rates("sgd") & rates("momentum") else ""
+
+
+def _on_type_change(prefix: str, i: int) -> None:
+    """Give racer ``i`` the new optimizer's default settings and keep its panel open.
+
+    Two optimizers may share a setting's name (Adam's and Lion's ``beta2``) with
+    different defaults (0.999 and 0.99); keeping the old value would race Lion
+    with Adam's settings.
+    """
+    ss = st.session_state
+    for h in OPTIMIZERS[ss[racer_key(i, "opt", prefix)]].hyperparameters:
+        ss[racer_key(i, h.name, prefix)] = h.default
+    ss[racer_key(i, "panel", prefix)] = True
 
 
 def _step(h: Hyperparameter, value: float) -> float:
@@ -97,9 +121,15 @@ def racer_controls(prefix: str, max_racers: int) -> None:
         opt_key = racer_key(i, "opt", prefix)
         st.session_state.setdefault(opt_key, "adam")
         cls = OPTIMIZERS[st.session_state[opt_key]]
-        with st.sidebar.expander(f"{n + 1}. {cls.title}", expanded=len(ids) <= 2):
+        # The panel's open state is kept on the server ("rerun"), so a panel whose title changes with
+        # its optimizer's type stays open (the browser would otherwise draw a new, closed one).
+        panel_key = racer_key(i, "panel", prefix)
+        st.session_state.setdefault(panel_key, len(ids) <= 2)
+        with st.sidebar.expander(f"{n + 1}. {cls.title}", key=panel_key, on_change="rerun"):
             c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
-            c1.selectbox("optimizer", list(OPTIMIZERS), key=opt_key, format_func=lambda k: OPTIMIZERS[k].title)
+            c1.selectbox("optimizer", list(OPTIMIZERS), key=opt_key, format_func=lambda k: OPTIMIZERS[k].title,
+                         on_change=_on_type_change, args=(prefix, i), help="changing it restores the new "
+                         "optimizer's default settings")
             c2.color_picker("colour", key=racer_key(i, "color", prefix))
             c3.button(":material/close:", key=f"act_{racer_key(i, 'remove', prefix)}", on_click=_remove_racer, args=(prefix, i),
                       help="remove this optimizer", disabled=len(ids) <= 1)

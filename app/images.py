@@ -24,19 +24,23 @@ _IMAGES_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=64)
-def _surface_images(surface: str, formula: str, window: tuple) -> tuple[str, bytes]:
+def _surface_images(surface: str, formula: str, window: tuple, equal: bool) -> tuple[str, dict]:
     surf = load_surface(surface, formula)
-    return plots.contour_image(surf, window), plots.colorbar_png(surf, window)
+    width, height = plots.map_pixels(window, plots.equal_scale(window, equal))
+    return plots.contour_image(surf, window, width, height), plots.colorbar(surf, window)
 
 
-def surface_images(surface: str, formula: str, window: tuple) -> tuple[str, bytes]:
-    """Return (contour background data URL, colour bar PNG), rendered once per surface and window.
+def surface_images(surface: str, formula: str, window: tuple, equal: bool = True) -> tuple[str, dict]:
+    """Return (contour background data URL, colour bar as ``plots.colorbar`` gives it), made once per surface and window.
+
+    The background has the window's shape where the axes have equal scale
+    (``plots.equal_scale``), else 4:3; the animator gives the map that shape.
 
     One render at a time: when a class switches to the same new surface at once, the
     others wait for the first render and then read it, instead of each drawing it again.
     """
     with _IMAGES_LOCK:
-        return _surface_images(surface, formula, tuple(map(tuple, window)))
+        return _surface_images(surface, formula, tuple(map(tuple, window)), bool(equal))
 
 
 _pages_running = 0  # surfaces pages being drawn right now (the warming waits for none)

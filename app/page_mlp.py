@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 
 import altair as alt
@@ -19,7 +18,7 @@ from surfaces.network.datasets import Dataset
 from surfaces.network.experiment import DEFAULT_SHARPNESS_EVERY, LIVE_GRID, boundary_axes
 
 from . import plots
-from .controls import hyper_control, racer_controls, read_racer, write_racers
+from .controls import hyper_control, overlap_note, racer_controls, read_racer, write_racers
 from .experiment import (
     ARTICLE,
     CSV,
@@ -50,23 +49,13 @@ from .mlp_views import (
     sharpness_chart,
 )
 from .mlp_views import curves_chart as race_chart
+from .text import as_text
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
 POLL = 0.25  # seconds between looks at a running job: a Stop click is handled within this
 REDRAW = 0.5  # seconds at least between two redraws of the live curves
 PICTURE_REDRAW = 1.0  # seconds at least between two redraws of the live boundary pictures
 PICTURE_WIDTH = 168  # pixels of one boundary picture on the page: eight wrap into rows
-
-
-def _plain(text: str) -> str:
-    """Return ``text`` with every character that can start Markdown (links, images, code, emphasis, maths) escaped.
-
-    Messages about an uploaded file quote its cells and column names, and
-    st.error renders Markdown: a cell ``![x](http://...)`` must read as text,
-    not make every browser fetch that address.
-    """
-    # ":" and "." too: GitHub-flavoured Markdown links a bare http://... or www.... by itself.
-    return re.sub(r"([\\`*_\[\]<>!$#|~:.])", r"\\\1", str(text))
 
 
 def _session_alive(session: str) -> bool:
@@ -308,28 +297,28 @@ def _experiment() -> Experiment | None:
     """Return the checked Experiment the controls describe, within the training budget, or None after st.error."""
     ss = st.session_state
     if ss["mlp_dataset"] == CSV and ss.get("mlp_csv_error"):
-        st.error(f"The uploaded file cannot be used: {_plain(ss['mlp_csv_error'])}", icon="⚠️")
+        st.error(f"The uploaded file cannot be used: {as_text(ss['mlp_csv_error'])}", icon="⚠️")
         return None
     try:
         exp = _read_experiment()
     except ValueError as e:
-        st.error(_plain(e), icon="⚠️")
+        st.error(as_text(e), icon="⚠️")
         return None
     if exp.dataset == CSV:
         data, why = _csv_dataset(exp.csv_sha, exp.csv_label, exp.seed, ss["mlp_csv_bytes"])
         if data is None:
-            st.error(f"The uploaded file cannot be used: {_plain(why)}", icon="⚠️")
+            st.error(f"The uploaded file cannot be used: {as_text(why)}", icon="⚠️")
             return None
     else:
         try:
             data = _dataset(exp.dataset, exp.dataset_params)
         except ValueError as e:
-            st.error(_plain(e), icon="⚠️")
+            st.error(as_text(e), icon="⚠️")
             return None
     try:
         engine().check(exp, data)
     except ValueError as e:  # over the training budget: the message names the settings to change
-        st.error(_plain(e), icon="⚠️")
+        st.error(as_text(e), icon="⚠️")
         return None
     return exp
 
@@ -397,7 +386,7 @@ def _show_data(exp: Experiment | None) -> None:
             st.image(_preview_png(exp.dataset, exp.dataset_params, data), width=360)
         elif exp.dataset == "digits":
             st.image(_digits_png(exp.dataset, exp.dataset_params, data), width=460)
-        st.caption(f"{_plain(data.description or data.name)}: {data.n_train} training and {data.n_test} test "
+        st.caption(f"{as_text(data.description or data.name)}: {data.n_train} training and {data.n_test} test "
                    f"examples, {data.n_features} inputs each.")
 
 
@@ -417,7 +406,7 @@ def render() -> None:
     _controls()
     ss = st.session_state
     for note in ss.pop("mlp_link_notes", []):
-        st.warning(f"From the link: {_plain(note)}", icon="🔗")
+        st.warning(f"From the link: {as_text(note)}", icon="🔗")
     st.markdown("### Train a classifier with every optimizer, from the same initial weights")
     st.caption("ReLU hidden layers, one sigmoid output, binary cross-entropy, He initialisation, inverted dropout, "
                "backpropagation by hand: the article's network with its defects fixed. Every optimizer advances "
@@ -426,7 +415,7 @@ def render() -> None:
     exp = _experiment()
     if preset is not None:
         same = exp is not None and normalized(exp) == normalized(preset.experiment)  # the lesson holds for the preset's settings, not for any change of them
-        st.info(f"**{_plain(preset.title)}.** {_plain(preset.lesson)}"
+        st.info(f"**{as_text(preset.title)}.** {as_text(preset.lesson)}"
                 + ("" if same else " (You changed the preset's settings since.)"))
     if exp is not None:
         _keep_url(exp)
@@ -445,6 +434,7 @@ def render() -> None:
         ss["mlp_job_labels"] = [r.label() for r in exp.racers]
         ss["mlp_job_colors"] = [r.color or "#333333" for r in exp.racers]
         ss["mlp_job_lrs"] = [dict(r.hp).get("lr") for r in exp.racers]
+        ss["mlp_job_note"] = overlap_note(exp.racers)
     _show_data(exp)
     job = eng.job(ss.get("mlp_job"))
     if job is None:
@@ -462,6 +452,8 @@ def render() -> None:
     ss.setdefault("mlp_log", True)
     log = st.toggle("log-scale loss", key="mlp_log")
     chart = st.empty()
+    if ss.get("mlp_job_note"):  # SGD and momentum at the same lr: say why their curves coincide
+        st.info(ss["mlp_job_note"], icon=":material/info:")
     sharp = st.empty() if job.experiment.sharpness_every else None
     pictures, grid = None, None
     live = _live_grid(job)
@@ -472,7 +464,7 @@ def render() -> None:
     if job.training is None:
         bar.empty()
         why = job.error or "it was stopped before its first epoch ended"
-        st.error(f"Training could not run: {_plain(why)}", icon="⚠️")
+        st.error(f"Training could not run: {as_text(why)}", icon="⚠️")
         return
     _show_results(job.id, job.training, bar, chart, labels, colors, log, pictures, sharp)
 
@@ -528,7 +520,7 @@ def _show_results(job_id: int, training, bar, chart, labels: list[str], colors: 
                                 FAST_COLUMN: st.column_config.TextColumn(
                                     help=f"the first epoch whose training accuracy reached {FAST:.0%}"),
                                 "final train loss": st.column_config.NumberColumn(format="%.3g")})
-    st.caption(f"{_plain(training.dataset.rstrip('. '))}; {training.n_train} training and {training.n_test} test examples.")
+    st.caption(f"{as_text(training.dataset.rstrip('. '))}; {training.n_train} training and {training.n_test} test examples.")
     if training.is_2d:
         n = len([r for r in training.runs if r.proba is not None])
         st.image(boundaries_png(job_id, training), width=min(4, max(1, n)) * 340)
@@ -559,7 +551,7 @@ def _landscape(job_id: int, training, labels: list[str]) -> None:
     """Draw the loss landscape slice with every optimizer's path, and how faithful the projection is."""
     if not training.slices:
         if training.slice_note:
-            st.caption(_plain(training.slice_note))
+            st.caption(as_text(training.slice_note))
         return
     st.markdown("#### The network's own loss landscape")
     kind = st.radio("Plane", ["pca", "random"], horizontal=True, key="mlp_plane",
@@ -573,9 +565,9 @@ def _landscape(job_id: int, training, labels: list[str]) -> None:
         c2.altair_chart(spec, width="stretch")
     c2.caption("Solid: the loss along each optimizer's real path. Dashed: the loss at its points projected onto "
                "the plane. Where they part, the picture on the left is not the whole story: the path left the plane.")
-    held = ", ".join(f"{_plain(p.label)} {p.explained:.0%}" for p in sl.paths)
+    held = ", ".join(f"{as_text(p.label)} {p.explained:.0%}" for p in sl.paths)
     st.caption(f"Share of each path's movement the plane holds: {held}. "
-               + (_plain(training.slice_note) if training.slice_note else ""))
+               + (as_text(training.slice_note) if training.slice_note else ""))
 
 
 def _downloads(job_id: int, training) -> None:

@@ -14,11 +14,19 @@ Payload (JSON-able, built once per scene)::
       "racers": [{"label": str, "color": "#rrggbb",
                   "paths": [[x0, y0, x1, y1, ...], ...],   # per start, finite points only
                   "loss": [[l0, l1, ...], ...],            # per start, one per point
-                  "diverged_at": [None | int, ...]}],      # per start
+                  "diverged_at": [None | int, ...],        # per start
+                  "predicted": [l0, l1, ...] | None}],     # quadratic surfaces: the loss the rule predicts
+      "insides": None | {       # scenes with insides on (app/insides.py): per racer a float32 table
+                  "every": int, "labels": {kind: str}, "scales": {kind: float},
+                  "tables": [None | {"cols": [str], "rows": int, "data": base64, "vectors": [kind],
+                                     "stab_label"...: str | "stab_note": str}]},
+      "insides_note": None | str,   # insides asked for but not recordable (several starts or seeds)
       "minima": [[x, y], ...],
+      "axes": [str, str],      # the map's axis names: x and y, or the weights a data surface's formula names
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
       "presenter": bool,       # large type; keyboard shortcuts work anywhere on the page
       "autoplay": bool,
+      "surface3d": {...},      # optional: heights for the 3-D view (app/surface3d.py)
     }
 """
 
@@ -32,8 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from .insides import insides, predicted_losses
 from .race import Race, RacerRun, window_of
 from .scene import load_surface
+from .surface3d import Surface3DError, check_grid, grid_payload
 
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 _REQUIRED = ("scene_id", "title", "image", "extent", "steps", "racers", "minima")
@@ -65,6 +75,11 @@ def check_payload(payload: Mapping[str, Any]) -> None:
         raise RacePayloadError("image must be a data:image/png or data:image/jpeg base64 URL")
     for racer in payload["racers"]:
         _check_racer(racer, steps)
+    if "surface3d" in payload:
+        try:
+            check_grid(payload["surface3d"])
+        except Surface3DError as e:
+            raise RacePayloadError(str(e)) from e
 
 
 def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
@@ -94,7 +109,9 @@ def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
 
 def _decimals(span: float) -> int:
     """Return how many decimals keep a coordinate to 1/5000 of the window: finer than a screen shows."""
-    return max(0, int(math.ceil(-math.log10(span / 5000.0))))
+    # a checked window is never narrower than 1e-9 of its size, but a span of 0 or below must not
+    # reach log10 ("math domain error"); 15 decimals are all a float64 coordinate holds
+    return min(15, max(0, math.ceil(-math.log10(max(span, 1e-300) / 5000.0))))
 
 
 def _sig(v: float, digits: int = 4) -> float:
@@ -109,8 +126,12 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
     (x0, x1), (y0, y1) = window_of(scene, surf)
     dx, dy = _decimals(x1 - x0), _decimals(y1 - y0)
     racers = [_racer_payload(run, dx, dy) for run in race.runs]
+    for racer, line in zip(racers, predicted_losses(race, surf)):
+        racer["predicted"] = line
     flat_loss = np.concatenate([np.asarray(v) for r in racers for v in r["loss"] if len(v)] or [np.ones(1)])
-    scene_id = hashlib.sha1(repr(scene.to_query()).encode()).hexdigest()[:16]
+    # switching the insides on keeps the race's place: the same race, more to draw
+    query = {k: v for k, v in scene.to_query().items() if k != "ins"}
+    scene_id = hashlib.sha1(repr(query).encode()).hexdigest()[:16]
     return {
         "scene_id": scene_id,
         "title": surf.title,
@@ -119,10 +140,20 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "steps": scene.steps,
         "racers": racers,
         "minima": [[float(a), float(b)] for a, b in surf.minima],
+        "axes": [str(a) for a in surf.axis_labels],
         "loss_log": bool(np.all(flat_loss > 0) and flat_loss.max() / max(flat_loss.min(), 1e-300) > 100),
         "presenter": presenter,
         "autoplay": autoplay,
+        "insides": insides(race),
+        # the switch was on but nobody could record: the animator says why instead of waiting
+        "insides_note": ("the insides are recorded for one start and one noise seed; this scene has "
+                         "several, so there is nothing to draw" if scene.insides and not _recorded(race) else None),
+        "surface3d": grid_payload(scene.surface, scene.formula, ((x0, x1), (y0, y1))),
     }
+
+
+def _recorded(race: Race) -> bool:
+    return any(run.internals is not None for run in race.runs)
 
 
 def _racer_payload(run: RacerRun, dx: int, dy: int) -> dict:

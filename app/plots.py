@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import io
 
+import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
-from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 CMAP = "viridis"
+DIVERGED = "#FF0000"  # the cross where a diverging path left the window
 
 
 def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -28,12 +29,12 @@ def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def _grid(surf, window, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (X, Y, Z) over the window on an n x n grid; Z is NaN where the loss is not finite."""
-    (x0, x1), (y0, y1) = window
-    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    with np.errstate(all="ignore"):
-        Z = np.asarray(surf.loss(np.stack([X, Y], axis=-1)), dtype=float)
-    return X, Y, np.where(np.isfinite(Z), Z, np.nan)
+    """Return (X, Y, Z) over the window on an n x n grid; Z is NaN where the loss is not finite.
+
+    Raises SurfaceError, with a message for the student, where the loss is
+    nowhere finite: there would be no contour to draw.
+    """
+    return surf.grid(n, window)
 
 
 def contour_image(surf, window, width: int = 840, height: int = 630, fmt: str = "jpeg") -> str:
@@ -72,24 +73,94 @@ def tick_label(v: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def colorbar_png(surf, window, width: int = 520, height: int = 70) -> bytes:
-    """Return a horizontal colour bar (PNG) matching ``contour_image``'s colours for this window."""
+def colorbar(surf, window) -> dict:
+    """Return the colour bar matching ``contour_image``'s colours for this window, for the page to draw.
+
+    ``{"bands": ["#rrggbb", ...], "ticks": [(percent along the bar, label), ...], "label": str}``:
+    one colour per contour band, equally wide as in the map's legend, so the
+    page draws it as HTML text that stays sharp and follows the page's type size.
+    """
     _, _, Z = _grid(surf, window, 260)
     levels, is_log = _levels(Z)
-    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-    ax = fig.add_axes((0.03, 0.55, 0.94, 0.3))  # fixed layout: a solver would double the cost
-    cb = fig.colorbar(ScalarMappable(norm=mcolors.BoundaryNorm(levels, 256), cmap=CMAP), cax=ax,
-                      orientation="horizontal", extend="both")
-    ticks = levels[1::8] if is_log else levels[::8]
-    cb.set_ticks(ticks)
-    cb.ax.set_xticklabels([tick_label(v) for v in ticks], fontsize=8)
-    cb.set_label("loss" + (" (log-spaced colours)" if is_log else ""), fontsize=9, labelpad=1)
-    return figure_png(fig)
+    norm = mcolors.BoundaryNorm(levels, 256)
+    cmap = matplotlib.colormaps[CMAP]
+    mids = (levels[:-1] + levels[1:]) / 2
+    bands = [mcolors.to_hex(cmap(int(norm(v)))) for v in mids]
+    idx = range(1, len(levels), 8) if is_log else range(0, len(levels), 8)
+    ticks = [(100.0 * i / (len(levels) - 1), tick_label(levels[i])) for i in idx]
+    return {"bands": bands, "ticks": ticks, "label": "loss" + (" (log-spaced colours)" if is_log else "")}
 
 
 def _finite_path(p: np.ndarray) -> np.ndarray:
     ok = np.all(np.isfinite(p), axis=-1)
     return p[: int(np.argmin(ok)) if not ok.all() else len(p)]
+
+
+def clip_segments(p: np.ndarray, window) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (a, b, t0, t1): each segment p[i] -> p[i+1] cut to the window (Liang-Barsky), a and b its ends.
+
+    ``t0``/``t1`` are the kept fraction of the segment; a segment with nothing
+    inside the window (or a point that is not finite) has NaN ends.
+    """
+    (x0, x1), (y0, y1) = window
+    p = np.asarray(p, dtype=float).reshape(-1, 2)
+    s, e = p[:-1], p[1:]
+    with np.errstate(all="ignore"):
+        d = e - s
+        t0 = np.zeros(len(s))
+        t1 = np.ones(len(s))
+        ok = np.all(np.isfinite(s), axis=1) & np.all(np.isfinite(d), axis=1)
+        for pk, qk in ((-d[:, 0], s[:, 0] - x0), (d[:, 0], x1 - s[:, 0]),
+                       (-d[:, 1], s[:, 1] - y0), (d[:, 1], y1 - s[:, 1])):
+            r = qk / pk
+            ok &= ~((pk == 0) & (qk < 0))
+            t0 = np.where(pk < 0, np.maximum(t0, r), t0)
+            t1 = np.where(pk > 0, np.minimum(t1, r), t1)
+        ok &= t0 <= t1
+        a = np.where(ok[:, None], s + t0[:, None] * d, np.nan)
+        b = np.where(ok[:, None], s + t1[:, None] * d, np.nan)
+    return a, b, t0, t1
+
+
+def exit_point(p: np.ndarray, window) -> tuple[float, float] | None:
+    """Return where a diverging path left the window: its last point if inside, else the edge crossing after it.
+
+    ``p`` holds the path's points up to its divergence (finite ones first).
+    The browser's animator marks the same point (``exitPoint`` in app/component/race_data.js).
+    """
+    (x0, x1), (y0, y1) = window
+    p = _finite_path(np.asarray(p, dtype=float).reshape(-1, 2))
+    if len(p) == 0:
+        return None
+    inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
+    if inside[-1]:
+        return float(p[-1, 0]), float(p[-1, 1])
+    if not inside.any():
+        return float(np.clip(p[0, 0], x0, x1)), float(np.clip(p[0, 1], y0, y1))
+    last = int(np.flatnonzero(inside)[-1])
+    _, b, _, _ = clip_segments(p[last: last + 2], window)
+    if not np.all(np.isfinite(b[0])):
+        return float(p[last, 0]), float(p[last, 1])
+    return float(b[0, 0]), float(b[0, 1])
+
+
+def equal_scale(window, wanted: bool) -> bool:
+    """Return True when the map is drawn with one unit the same length on both axes.
+
+    Only where it is wanted and the window is no more than 3 times wider than
+    tall (or taller than wide): a flatter window would leave a sliver of a map.
+    """
+    (x0, x1), (y0, y1) = window
+    ratio = (x1 - x0) / (y1 - y0)
+    return bool(wanted) and 1 / 3 <= ratio <= 3
+
+
+def map_pixels(window, equal: bool, area: int = 840 * 630) -> tuple[int, int]:
+    """Return (width, height) in pixels of a map picture of about ``area`` pixels: 4:3, or the window's shape."""
+    (x0, x1), (y0, y1) = window
+    aspect = (x1 - x0) / (y1 - y0) if equal else 4 / 3
+    w = int(round((area * aspect) ** 0.5))
+    return w, int(round(w / aspect))
 
 
 def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dpi=100, fontsize=11) -> Figure:
@@ -111,56 +182,30 @@ def race_figure(surf, window, race, upto: int | None = None, size=(8.4, 6.3), dp
     for run in race.runs:
         for s in range(run.path.shape[0]):
             for k in range(run.path.shape[2]):
-                p = _finite_path(run.path[s, : steps + 1, k])
-                if len(p) == 0:
+                div = run.diverged_at[s][k]
+                p = run.path[s, : steps + 1 if div is None else min(steps + 1, div), k]
+                if len(p) == 0 or not np.all(np.isfinite(p[0])):
                     continue
                 first = s == 0 and k == 0
+                # NaN points leave gaps and the axes clip the rest: only the path's own segments show.
                 ax.plot(p[:, 0], p[:, 1], "-", color=run.color, lw=1.8, label=run.label if first else None)
                 ax.plot(p[0, 0], p[0, 1], "o", color=run.color, mec="white", ms=5)
-                ax.plot(p[-1, 0], p[-1, 1], "o", color=run.color, mec="black", ms=8)
-                div = run.diverged_at[s][k]
                 if div is not None and div <= steps:
-                    ax.plot(p[-1, 0], p[-1, 1], "x", color="red", ms=12, mew=3)
+                    ex = exit_point(p, window)
+                    if ex is not None:  # on the window's edge: not clipped, like the browser's cross
+                        ax.plot(*ex, "x", color=DIVERGED, ms=12, mew=3, clip_on=False, zorder=6)
+                elif np.all(np.isfinite(p[-1])):
+                    ax.plot(p[-1, 0], p[-1, 1], "o", color=run.color, mec="black", ms=8)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_xlabel("x", fontsize=fontsize)
-    ax.set_ylabel("y", fontsize=fontsize)
+    if equal_scale(window, getattr(race.scene, "equal", True)):
+        ax.set_aspect("equal")
+    xname, yname = surf.axis_labels
+    ax.set_xlabel(xname, fontsize=fontsize)
+    ax.set_ylabel(yname, fontsize=fontsize)
     ax.set_title(f"{surf.title} - step {steps} / {race.scene.steps}", fontsize=fontsize + 2)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=fontsize - 1, framealpha=0.85)
-    return fig
-
-
-def surface_3d(surf, window, race, elev: float = 35, azim: float = -60) -> Figure:
-    """Return a 3-D view of the surface with every racer's path lying on it."""
-    (x0, x1), (y0, y1) = window
-    # 180 x 180: at 90 a narrow diagonal valley (Rosenbrock's) shows its floor as a comb of
-    # grid-sized teeth in profile; this costs about 0.1 s more, once per cached view.
-    X, Y, Z = _grid(surf, window, 180)
-    _, is_log = _levels(Z)
-    zmin = np.nanmin(Z)
-    # On a log axis the lowest grid points would dive far below their neighbours (a comb of spikes
-    # along a narrow valley); lifting by the 2nd percentile of heights keeps the floor smooth.
-    lift = float(np.nanpercentile(Z - zmin, 2)) if is_log else 0.0
-    lift = lift if lift > 0 else 1e-3
-    f = (lambda z: np.log10(np.maximum(z - zmin, 0) + lift)) if is_log else (lambda z: z)
-    fig = Figure(figsize=(8, 6.2), dpi=100, layout="constrained")
-    ax = fig.add_subplot(projection="3d")
-    ax.plot_surface(X, Y, f(Z), cmap=CMAP, alpha=0.75, linewidth=0, antialiased=True, rcount=X.shape[0], ccount=X.shape[1])
-    for run in race.runs:
-        p = _finite_path(run.path[0, :, 0])
-        if len(p):
-            with np.errstate(all="ignore"):
-                z = f(np.asarray(surf.loss(p), dtype=float))
-            inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
-            ax.plot(np.where(inside, p[:, 0], np.nan), p[:, 1], z, color=run.color, lw=2.2, label=run.label, zorder=10)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_zlabel(f"log10(loss - min + {lift:.2g})" if is_log else "loss")
-    ax.view_init(elev=elev, azim=azim)
-    ax.set_title(surf.title)
-    if race.runs:
-        ax.legend(loc="upper left", fontsize=9)
     return fig
 
 

@@ -8,11 +8,13 @@ arranges their results.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 import surfaces
+from surfaces.curvature import curvature_at
+from surfaces.internals import Internals
 
 from .racer import color_of
 from .scene import Scene, load_surface
@@ -63,6 +65,11 @@ class RacerRun:
     loss: np.ndarray  # (n_seeds, steps + 1, n_starts)
     diverged_at: list  # per seed, per start: int or None
     lr: np.ndarray  # (steps,) effective learning rate
+    #: the optimizer's state per step, for a racer with one start and one seed in a scene with insides on
+    internals: Internals | None = None
+    #: with ``internals``: per point of the path (steps+1, 3), the Hessian's eigenvalues (ascending) and the
+    #: angle (radians, from the x axis) of the first one's direction; NaN where the path has ended
+    curvature: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,26 @@ def run_race(scene: Scene) -> Race:
     """
     surf = load_surface(scene.surface, scene.formula)
     starts = starts_of(scene, surf)
+    # insides are drawn at a racer's one head, so only a single start and a single seed record them
+    record = scene.insides and len(starts) == 1 and scene.n_seeds == 1
     runs = []
     for i, racer in enumerate(scene.racers):
         traces = [surfaces.trace(surf, racer.make(), starts if len(starts) > 1 else starts[0], scene.steps,
-                                 noise=scene.noise, seed=scene.seed + k, batch_size=scene.batch_size or None)
+                                 noise=scene.noise, seed=scene.seed + k, batch_size=scene.batch_size or None,
+                                 record=record)
                   for k in range(scene.n_seeds)]
-        runs.append(_racer_run(racer.label(), color_of(racer, i), traces))
+        run = _racer_run(racer.label(), color_of(racer, i), traces)
+        if record:
+            run = replace(run, internals=traces[0].internals, curvature=path_curvature(surf, traces[0].path))
+        runs.append(run)
     return Race(scene, starts, tuple(runs))
+
+
+def path_curvature(surf, path: np.ndarray) -> np.ndarray:
+    """Return (n, 3) per point of ``path`` (n, 2): the Hessian's two eigenvalues and the first one's direction angle."""
+    c = curvature_at(surf, path)
+    angle = np.arctan2(c.eigenvectors[..., 1, 0], c.eigenvectors[..., 0, 0])
+    return np.column_stack([c.eigenvalues, angle])
 
 
 def _racer_run(label: str, color: str, traces: list[surfaces.Trace]) -> RacerRun:

@@ -20,6 +20,9 @@ What the browser does with the payload (its shape and its one check are in
   presenter mode.
 - A diverged path ends with a red cross where it left the window (or at its
   last point if that is inside) once playback reaches ``diverged_at``.
+- A Map / 3-D switch shows the race on the surface as a WebGL mesh
+  (``component/view3d.js``, three.js vendored under ``component/vendor/three``);
+  turning and zooming stay in the browser, a click on the mesh is a new start.
 """
 
 from __future__ import annotations
@@ -49,16 +52,29 @@ def _bundle(entry: str, seen: set[str] | None = None) -> str:
     return "\n".join(parts)
 
 
+def _three_js() -> str:
+    """Return three.js (vendored, minified) as a module that publishes it as ``globalThis.DescentTHREE``."""
+    vendor = _ASSETS / "vendor" / "three"
+    return (vendor / "three.min.js").read_text(encoding="utf-8") + "\n" + (vendor / "publish.js").read_text(
+        encoding="utf-8"
+    )
+
+
 # Registered once, at import: mounting re-registers nothing.
 _RACE = st.components.v2.component(
     "descent_race",
     html=(_ASSETS / "race.html").read_text(encoding="utf-8"),
-    css=(_ASSETS / "race.css").read_text(encoding="utf-8"),
+    css=(_ASSETS / "race.css").read_text(encoding="utf-8") + (_ASSETS / "view3d.css").read_text(encoding="utf-8"),
     js=_bundle("race.js"),
 )
+# three.js (half a megabyte) travels in its own element, whose message never
+# changes: Streamlit's message cache then sends it once per browser session,
+# not with every new race.
+_THREE = st.components.v2.component("descent_three", html="", js=_three_js())
 
 
-def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[float, float] | None:
+def race_view(payload: dict, *, key: str = "race", height: int = 620,
+              on_insides=None) -> tuple[float, float] | None:
     """Return the (x, y) data coordinates of a click on the map since the last rerun, else None.
 
     Mounts the animator showing ``payload`` (see ``app/payload.py``). On a
@@ -66,6 +82,8 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[f
     component is ``height`` pixels tall, or taller (up to 80% of the window's
     height) where the container is so wide that a bigger map fits, as on a
     projector; on a narrow container they stack and it grows as needed.
+    ``on_insides`` is called (as a widget callback, before the rerun) when
+    the animator's insides switch asks for insides the payload does not carry.
     Raises RacePayloadError for a payload it cannot draw.
     """
     check_payload(payload)
@@ -74,7 +92,11 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620) -> tuple[f
         data={"payload": payload, "height": int(height)},
         height="content",
         on_click_change=lambda: None,
+        on_insides_change=on_insides or (lambda: None),
     )
+    # Below the race, so that its empty element's gap does not push the race down
+    # (presenter mode fits the race below its top); the 3-D view waits for it.
+    _THREE(key=f"{key}-three", data=None, height="content")
     click = result.get("click") if result is not None else None
     if not click:
         return None

@@ -75,13 +75,19 @@ class Racer:
         return replace(self, hp=tuple(self.values().items()), schedule_hp=shp)
 
     def label(self) -> str:
-        """Return a short legend label such as ``Adam (lr=0.01)``."""
+        """Return a short legend label: the title, lr, and every setting that differs from its default.
+
+        ``Adam (lr=0.01)``, ``Momentum (lr=0.001, nesterov)``,
+        ``SGD (lr=0.1, 1/t decay: decay=0.2)``: two racers whose settings differ read differently.
+        """
         cls = OPTIMIZERS.get(self.optimizer)
         title = cls.title if cls else self.optimizer
-        changed = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.hp
-                   if k == "lr" or (cls and v != next(h.default for h in cls.hyperparameters if h.name == k))]
-        sched = "" if self.schedule == "constant" else f", {SCHEDULES[self.schedule].title.lower()}" if self.schedule in SCHEDULES else ""
-        return f"{title} ({', '.join(changed)}{sched})" if changed or sched else title
+        changed = _changed(self.hp, cls.hyperparameters if cls else (), always=("lr",))
+        sched_cls = SCHEDULES.get(self.schedule)
+        if self.schedule != "constant" and sched_cls is not None:
+            sched_changed = _changed(self.schedule_hp, sched_cls.hyperparameters)
+            changed.append(sched_cls.title.lower() + (f": {', '.join(sched_changed)}" if sched_changed else ""))
+        return f"{title} ({', '.join(changed)})" if changed else title
 
     # -- text form, used in URLs and presets: adam(lr=0.01,beta1=0.9)@cosine(total_steps=100)#0072B2
     def to_text(self) -> str:
@@ -110,6 +116,23 @@ class Racer:
 _RACER_RE = re.compile(
     r"([a-z_]{1,20})\(([^()]{0,300})\)(?:@([a-z_]{1,20})\(([^()]{0,200})\))?(#[0-9A-Fa-f]{6})?"
 )
+
+
+def _changed(values, declared, always=()) -> list[str]:
+    """Return ``name=value`` for each value that differs from its declared default (or is named in ``always``).
+
+    A switched-on boolean reads as its name alone (``nesterov``), a switched-off one as ``no nesterov``.
+    """
+    defaults = {h.name: h.default for h in declared}
+    out = []
+    for k, v in values:
+        if k not in always and k in defaults and v == defaults[k]:
+            continue
+        if isinstance(v, bool):
+            out.append(k if v else f"no {k}")
+        else:
+            out.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+    return out
 
 
 def _fmt(v: Any) -> str:

@@ -9,8 +9,9 @@ checked Scene.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,8 +41,22 @@ LIMITS = {
 }
 
 
+#: points per side of the grid the contour picture samples (``app/plots.py``); a window must hold a finite loss on it
+GRID = 260
+
+
 class SceneError(InputError):
     """The scene cannot be drawn; the message says what to change."""
+
+
+@functools.lru_cache(maxsize=256)
+def _window_error(surface: str, formula: str, window: tuple) -> str:
+    """Return why a formula surface cannot be drawn over ``window`` (no finite value on the picture's grid), or ""."""
+    try:  # sqrt(x) left of 0, log(x) below it: a contour picture of nothing
+        load_surface(surface, formula).grid(GRID, window)
+    except surfaces.SurfaceError as e:
+        return str(e)
+    return ""
 
 
 def load_surface(name: str, formula: str = "") -> surfaces.Surface:
@@ -78,6 +93,8 @@ class Scene:
     seed: int = 0
     n_seeds: int = 1
     batch_size: int = 0  # data-defined surfaces: 0 means the full batch
+    insides: bool = False  # record and send each single-start racer's state and curvature per step
+    equal: bool = True  # one unit as long on both axes, where the window's shape allows (plots.equal_scale)
     title: str = field(default="", compare=False)
     lesson: str = field(default="", compare=False)
 
@@ -92,6 +109,10 @@ class Scene:
                 surfaces.check_batch_size(surf, self.batch_size)
             except surfaces.TraceError as e:
                 raise SceneError(str(e)) from None
+        if self.window is not None and not getattr(surf, "stochastic", False):
+            why = _window_error(self.surface, self.formula, self.window)
+            if why:
+                raise SceneError(why)
         return self
 
     def _check_fields(self) -> None:
@@ -108,6 +129,10 @@ class Scene:
                 _in_range("window edge", v, LIMITS["coordinate"])
             if not (x0 < x1 and y0 < y1):
                 raise SceneError("the window needs x min < x max and y min < y max")
+            try:
+                surfaces.surface.check_window(self.window)  # e.g. narrower than a float can divide
+            except surfaces.SurfaceError as e:
+                raise SceneError(str(e)) from None
         _in_range("steps", self.steps, LIMITS["steps"], integer=True)
         _in_range("number of optimizers", len(self.racers), LIMITS["racers"], integer=True)
         _in_range("random starts", self.random_starts, LIMITS["random_starts"], integer=True)
@@ -115,9 +140,22 @@ class Scene:
         _in_range("gradient noise", self.noise, LIMITS["noise"])
         _in_range("seed", self.seed, LIMITS["seed"], integer=True)
         _in_range("batch size", self.batch_size, LIMITS["batch_size"], integer=True)
+        if self.batch_size:
+            self._check_batch_size()
         for p in ((self.start,) if self.start else ()) + self.more_starts:
             for v in p:
                 _in_range("start coordinate", v, LIMITS["coordinate"])
+
+    def _check_batch_size(self) -> None:
+        """Raise SceneError unless the surface is a data surface with at least ``batch_size`` examples."""
+        entry = surfaces.CATALOGUE.get(self.surface)
+        if not getattr(entry, "stochastic", False):
+            raise SceneError("this surface is a fixed formula, not a mean over examples, so it has no mini-batches: "
+                             "set the batch size to 0 and use gradient noise, or pick a data surface")
+        n = entry.n_examples
+        if self.batch_size > n:
+            raise SceneError(f"the batch size must be between 1 and {n} (the examples of this surface) "
+                             f"or 0 for all of them, got {self.batch_size}")
 
     def _check_totals(self) -> None:
         """Raise SceneError when the fields together ask for more than one view can draw."""
@@ -158,6 +196,8 @@ class Scene:
             v = getattr(self, name)
             if v != getattr(d, name):
                 q[key] = num_text(v)
+        if not self.equal:
+            q["eq"] = "0"
         return q
 
     @classmethod
@@ -168,15 +208,75 @@ class Scene:
         broken value does not lose the rest of a shared scene.
         """
         notes: list[str] = []
-        changes = {**_surface_from_query(params, notes), **_fields_from_query(params, notes),
+        surface = _surface_from_query(params, notes)
+        changes = {**surface, **_fields_from_query(params, replace(cls(), **surface), notes),
                    **_racers_from_query(params, notes)}
-        scene = replace(cls(), **changes)
-        try:
-            scene.check()
-        except SceneError as e:
-            notes.append(f"the link's scene cannot be drawn ({e}); showing the default scene")
-            scene = cls()
-        return scene, notes
+        scene, more = fall_back(replace(cls(), **changes), Scene.check)
+        return scene, notes + more
+
+
+#: the parts of a scene, each (what a student calls it, its fields), in the order ``fall_back`` puts
+#: them back to their defaults: the least of the picture first, the surface last
+PARTS = (
+    ("batch size", ("batch_size",)),
+    ("window", ("window",)),
+    ("extra starts", ("more_starts", "random_starts")),
+    ("start point", ("start",)),
+    ("gradient noise and seeds", ("noise", "seed", "n_seeds")),
+    ("number of steps", ("steps",)),
+    ("optimizers", ("racers",)),
+    ("surface", ("surface", "formula")),
+)
+
+
+def fall_back(scene: Scene, works: Callable[[Scene], Any],
+              reason: Callable[[Exception], str] = str) -> tuple[Scene, list[str]]:
+    """Return (a scene ``works`` accepts, one note per part of ``scene`` put back to its default to get there).
+
+    ``scene`` itself if it works. Else its parts (``PARTS``) go back to their
+    defaults one at a time until ``works`` raises nothing; then each part
+    dropped on the way is tried again, and kept if the scene still works, so
+    one part that cannot be drawn does not lose the rest of a shared scene.
+    ``reason`` turns what ``works`` raised into the words of the note. The last
+    resort is ``Scene()``.
+    """
+    why = _failure(scene, works, reason)
+    if why is None:
+        return scene, []
+    default, current, dropped = Scene(), scene, []
+    for label, names in PARTS:
+        if all(getattr(current, n) == getattr(default, n) for n in names):
+            continue
+        current = replace(current, **{n: getattr(default, n) for n in names})
+        dropped.append((label, names, why))
+        why = _failure(current, works, reason)
+        if why is None:
+            break
+    else:
+        return default, [_dropped(label, why) for label, _, why in dropped]
+    notes = []
+    for label, names, _ in dropped[:-1]:  # parts dropped before the one whose default made it work
+        trial = replace(current, **{n: getattr(scene, n) for n in names})
+        why = _failure(trial, works, reason)
+        if why is None:
+            current = trial
+        else:
+            notes.append(_dropped(label, why))
+    label, _, why = dropped[-1]
+    return current, [*notes, _dropped(label, why)]
+
+
+def _failure(scene: Scene, works: Callable[[Scene], Any], reason: Callable[[Exception], str]) -> str | None:
+    """Return None if ``works(scene)`` raises nothing, else ``reason`` of what it raised."""
+    try:
+        works(scene)
+    except Exception as e:  # noqa: BLE001 - a failure of any kind only sends a part back to its default
+        return reason(e)
+    return None
+
+
+def _dropped(label: str, why: str) -> str:
+    return f"the link's {label} cannot be drawn ({why}); using the default {label} instead"
 
 
 # -- reading a link, one part at a time --------------------------------------------
@@ -185,9 +285,15 @@ def _more_starts(text: str) -> tuple[tuple[float, float], ...]:
     return tuple(_point(p) for p in text.split(";") if p)[: LIMITS["more_starts"][1]]
 
 
-#: (query key, Scene field, text -> value) for the fields a link writes as numbers
+def _flag(text: str) -> bool:
+    if str(text) not in ("0", "1"):
+        raise SceneError("a switch is written 1 (on) or 0 (off)")
+    return str(text) == "1"
+
+
+#: (query key, Scene field, text -> value) for the fields a link writes as numbers (a switch as 0 or 1)
 _NUMBER_KEYS = (("rs", "random_starts", int), ("n", "steps", int), ("noise", "noise", float),
-                ("seed", "seed", int), ("ns", "n_seeds", int), ("b", "batch_size", int))
+                ("seed", "seed", int), ("ns", "n_seeds", int), ("b", "batch_size", int), ("ins", "insides", _flag))
 
 
 def _last(params: Mapping[str, Any], key: str):
@@ -217,14 +323,15 @@ def _surface_from_query(params: Mapping[str, Any], notes: list[str]) -> dict[str
     return {"surface": surface}
 
 
-def _field_from_query(params: Mapping[str, Any], key: str, name: str, conv, notes: list[str]) -> dict[str, Any]:
-    """Return ``{name: value}`` for one field a link sets, if the value is valid on its own; else note why not."""
+def _field_from_query(params: Mapping[str, Any], key: str, name: str, conv, base: Scene,
+                      notes: list[str]) -> dict[str, Any]:
+    """Return ``{name: value}`` for one field a link sets, if valid on the link's surface (``base``); else note why not."""
     raw = _last(params, key)
     if raw is None:
         return {}
     try:
         val = conv(raw)
-        replace(Scene(), **{name: val})._check_fields()
+        replace(base, **{name: val})._check_fields()
     except InputError as e:
         notes.append(f"ignored {key}={str(raw)[:40]!r} from the link: {e}")
         return {}
@@ -235,12 +342,12 @@ def _field_from_query(params: Mapping[str, Any], key: str, name: str, conv, note
     return {name: val}
 
 
-def _fields_from_query(params: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
-    """Return every window, start and number field a link sets validly; note the rest."""
+def _fields_from_query(params: Mapping[str, Any], base: Scene, notes: list[str]) -> dict[str, Any]:
+    """Return every window, start and number field a link sets validly on the surface of ``base``; note the rest."""
     changes: dict[str, Any] = {}
     for key, name, conv in (("w", "window", _window), ("x0", "start", _point), ("xs", "more_starts", _more_starts),
-                            *_NUMBER_KEYS):
-        changes.update(_field_from_query(params, key, name, conv, notes))
+                            *_NUMBER_KEYS, ("eq", "equal", _flag)):
+        changes.update(_field_from_query(params, key, name, conv, base, notes))
     return changes
 
 
@@ -260,14 +367,22 @@ def _racers_from_query(params: Mapping[str, Any], notes: list[str]) -> dict[str,
     return {"racers": tuple(racers)} if racers else {}
 
 
+def _shown(value: Any) -> str:
+    """Return a value as at most 24 characters of text (a link may hold a number with 400 digits)."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."
+
+
 def _in_range(what: str, value: Any, bounds: tuple, integer: bool = False) -> None:
     lo, hi = bounds
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-        integer and not float(value).is_integer()
-    ):
-        raise SceneError(f"{what} must be {'a whole number' if integer else 'a number'}, got {value!r}")
-    if not math.isfinite(value) or not (lo <= value <= hi):
-        raise SceneError(f"{what} must be between {lo:g} and {hi:g}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SceneError(f"{what} must be {'a whole number' if integer else 'a number'}, got {_shown(value)}")
+    # compared before any float conversion: exact for integers of any size (float() of 400 nines
+    # overflows), and False for NaN
+    if not (lo <= value <= hi):
+        raise SceneError(f"{what} must be between {lo:g} and {hi:g}, got {_shown(value)}")
+    if integer and isinstance(value, float) and not value.is_integer():
+        raise SceneError(f"{what} must be a whole number, got {_shown(value)}")
 
 
 def _floats(text: str, n: int) -> tuple[float, ...]:
@@ -278,6 +393,12 @@ def _floats(text: str, n: int) -> tuple[float, ...]:
     if not all(math.isfinite(v) for v in vals):
         raise SceneError("numbers must be finite")
     return vals
+
+
+def _flag(text: str) -> bool:
+    if str(text) not in ("0", "1"):
+        raise SceneError("write 1 (on) or 0 (off)")
+    return str(text) == "1"
 
 
 def _point(text: str) -> tuple[float, float]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+import surfaces
+
 from .controls import read_racer, write_racers
 from .race import main_start
 from .scene import Scene
@@ -44,6 +46,8 @@ def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
     for name in ("steps", "random_starts", "seed", "n_seeds", "batch_size"):
         state[name] = int(getattr(scene, name))
     state["noise"] = float(scene.noise)
+    state["insides"] = bool(scene.insides)
+    state["equal"] = bool(scene.equal)
     write_racers(scene.racers, state, "r")
 
 
@@ -78,5 +82,9 @@ def read_scene(state: MutableMapping[str, Any]) -> Scene:
         noise=float(state.get("noise", 0.0)),
         seed=int(state.get("seed", 0)),
         n_seeds=int(state.get("n_seeds", 1)),
-        batch_size=int(state.get("batch_size", 0)),
+        # the hidden batch-size control keeps a data surface's value after a switch to a formula surface
+        batch_size=int(state.get("batch_size", 0)) if getattr(
+            surfaces.CATALOGUE.get(state["surface"]), "stochastic", False) else 0,
+        insides=bool(state.get("insides", False)),
+        equal=bool(state.get("equal", True)),
     )

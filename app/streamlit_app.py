@@ -11,10 +11,15 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app.images import start_catalogue_warming  # noqa: E402
+from app.page_compare import start_engine_warming  # noqa: E402
 from app.state import keep_widget_values  # noqa: E402
 
-st.set_page_config(page_title="Descent: optimizers racing", page_icon=":material/landscape:", layout="wide")
+# The favicon is a file served by this server: a Material icon here would be fetched from a font CDN,
+# which fails offline (a lecture hall often is).
+FAVICON = str(Path(__file__).parent / "static" / "favicon.png")
+st.set_page_config(page_title="Descent: optimizers racing", page_icon=FAVICON, layout="wide")
 start_catalogue_warming()  # once per server process: the catalogue's pictures are drawn while the server idles
+start_engine_warming()  # once per server process: the optimizers' shared compiled kernels (app/page_compare.py)
 keep_widget_values(st.session_state)
 
 nav = st.navigation([

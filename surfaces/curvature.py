@@ -155,18 +155,55 @@ def effective_lr(lr, s_hat, eps):
     return np.asarray(lr, dtype=float) / (np.sqrt(np.asarray(s_hat, dtype=float)) + eps)
 
 
+@dataclass(frozen=True)
+class StabilityRule:
+    """How a racer's stability number is made: ``lr_factor * lr * lambda_max``, read against ``limit``.
+
+    ``label`` names the number in words ("lr (1 - beta) x curvature") and
+    ``limit_label`` the limit ("2 (1 + beta) = 3.8").
+    """
+
+    lr_factor: float
+    limit: float
+    label: str
+    limit_label: str
+
+
+def stability_rule(optimizer_name: str, hp: dict, form: str | None = None) -> StabilityRule | None:
+    """Return the StabilityRule of one racer, or None for an adaptive method (no fixed limit).
+
+    Gradient descent: ``lr`` against 2. Momentum: its heavy-ball step size,
+    ``lr`` (heavy-ball form) or ``lr (1 - beta)`` (moving-average form),
+    against ``2 (1 + beta)`` (over ``1 + 2 beta`` with Nesterov). ``form``
+    defaults to ``hp["form"]``, else to the optimizer's own form (``"ema"``
+    for ``optim.Momentum``).
+    """
+    if optimizer_name in ADAPTIVE:
+        return None
+    if optimizer_name not in LINEAR and optimizer_name not in FORMS:
+        raise CurvatureError(f"no stability rule for the optimizer {optimizer_name!r}")
+    if optimizer_name == "sgd":
+        return StabilityRule(1.0, 2.0, "lr x curvature", "2")
+    form = _check_form(form or hp.get("form") or LINEAR.get(optimizer_name) or optimizer_name)
+    beta = float(hp.get("beta", 0.0))
+    nesterov = bool(hp.get("nesterov", False))
+    limit = float(momentum_limit(beta, "heavy_ball", nesterov))
+    return StabilityRule(
+        1.0 - beta if form == "ema" else 1.0, limit,
+        "lr (1 - beta) x curvature" if form == "ema" else "lr x curvature",
+        f"2 (1 + beta){' / (1 + 2 beta)' if nesterov else ''} = {limit:.3g}",
+    )
+
+
 def stability(optimizer_name: str, hp: dict, lambda_max: float, form: str | None = None) -> Stability:
     """Return the Stability of one racer where the largest curvature is ``lambda_max``.
 
-    Gradient descent: ``lr * lambda_max`` against 2. Momentum: its heavy-ball
-    step times ``lambda_max``, ``lr lambda_max`` (heavy-ball form) or
-    ``lr (1 - beta) lambda_max`` (moving-average form), against ``2 (1 + beta)``
-    (over ``1 + 2 beta`` with Nesterov). ``form`` defaults to ``hp["form"]``,
-    else to the optimizer's own form (``"ema"`` for ``optim.Momentum``).
-    Adaptive methods rescale each step, so the sentence says there is no fixed limit.
+    The number and its limit come from ``stability_rule``. Adaptive methods
+    rescale each step, so the sentence says there is no fixed limit.
     """
     lam = float(lambda_max)
-    if optimizer_name in ADAPTIVE:
+    rule = stability_rule(optimizer_name, hp, form)
+    if rule is None:
         if optimizer_name == "lion":
             words = ("Lion moves every coordinate by exactly lr whatever the curvature, so there is no "
                      "overshoot limit; near the minimum it hops back and forth within about lr of it")
@@ -175,20 +212,8 @@ def stability(optimizer_name: str, hp: dict, lambda_max: float, form: str | None
                      "limit: the effective learning rate per axis is lr / (sqrt(s_hat) + eps) and it shrinks "
                      "where gradients are large")
         return Stability(None, None, None, words)
-    if optimizer_name not in LINEAR and optimizer_name not in FORMS:
-        raise CurvatureError(f"no stability rule for the optimizer {optimizer_name!r}")
-    lr = float(hp["lr"])
-    if optimizer_name == "sgd":
-        number, limit, label, limit_label = lr * lam, 2.0, "lr x curvature", "2"
-    else:
-        form = _check_form(form or hp.get("form") or LINEAR.get(optimizer_name) or optimizer_name)
-        beta = float(hp.get("beta", 0.0))
-        nesterov = bool(hp.get("nesterov", False))
-        h = lr * (1.0 - beta) if form == "ema" else lr
-        number = h * lam
-        limit = float(momentum_limit(beta, "heavy_ball", nesterov))
-        label = "lr (1 - beta) x curvature" if form == "ema" else "lr x curvature"
-        limit_label = f"2 (1 + beta){' / (1 + 2 beta)' if nesterov else ''} = {limit:.3g}"
+    number = rule.lr_factor * float(hp["lr"]) * lam
+    limit, label, limit_label = rule.limit, rule.label, rule.limit_label
     if not math.isfinite(lam):
         return Stability(None, limit, None, "the curvature is undefined here, so no limit can be given")
     if lam <= 0.0:
@@ -356,9 +381,62 @@ def phase_diagram(eigenvalues, lrs, betas, form: str = "ema", nesterov: bool = F
 
 
 __all__ = [
-    "Curvature", "CurvatureError", "OptimalSettings", "PhaseDiagram", "Stability",
+    "Curvature", "CurvatureError", "OptimalSettings", "PhaseDiagram", "Stability", "StabilityRule",
     "ADAPTIVE", "FORMS", "REGIONS", "MONOTONE", "OSCILLATES", "DIVERGES",
     "classify", "curvature_at", "curvature_note", "effective_lr", "is_quadratic", "mode_roots",
     "momentum_limit", "optimal_settings", "phase_diagram", "predicted_rate", "quadratic_eigenvalues",
-    "stability",
+    "stability", "stability_rule",
 ]
+
+
+# -- the loss a linear iteration predicts on a quadratic ------------------------------------------
+
+
+def quadratic_minimum(surface: Surface) -> np.ndarray:
+    """Return the point where a quadratic surface's gradient vanishes; raise CurvatureError if there is none."""
+    lam = quadratic_eigenvalues(surface)
+    if np.abs(lam).min() <= FLAT * np.abs(lam).max():
+        raise CurvatureError(f"the {surface.title} surface is flat along one direction, so it has no single minimum")
+    h = curvature_at(surface, np.zeros(2)).hessian
+    # the gradient of 0.5 p^T H p + b^T p + c is H p + b, and b is the gradient at the origin
+    return -np.linalg.solve(h, surface.grad(np.zeros(2)))
+
+
+def predicted_loss(surface: Surface, kind: str, lr: float, beta: float, start, steps: int,
+                   form: str = "ema", nesterov: bool = False) -> np.ndarray:
+    """Return the loss (steps+1,) that gradient descent or momentum reaches at each step on a quadratic surface.
+
+    From the modes, not from running the rule: along each eigen-direction the
+    error is ``A z1^t + B z2^t`` with ``z1, z2`` from ``mode_roots`` and ``A, B``
+    fixed by the start and the first step (velocity starts at 0); the loss is
+    ``f* + 0.5 sum_i lambda_i e_i(t)^2``. Its late slope is ``predicted_rate`` squared.
+    """
+    lam = quadratic_eigenvalues(surface)
+    p_star = quadratic_minimum(surface)
+    q = curvature_at(surface, np.zeros(2)).eigenvectors
+    e0 = q.T @ (np.asarray(start, dtype=float) - p_star)
+    roots = mode_roots(kind, lr, beta, lam, form, nesterov)
+    t = np.arange(steps + 1, dtype=float)
+    if kind == "sgd":
+        first = 1.0 - lr * lam
+    else:
+        h = lr * (1.0 - beta) if _check_form(form) == "ema" else lr
+        first = 1.0 - h * lam * ((1.0 + beta) if nesterov else 1.0)
+    errors = []
+    for i in range(len(lam)):
+        z1, z2 = complex(roots[i, 0]), complex(roots[i, 1])
+        e_0, e_1 = complex(e0[i]), complex(first[i] * e0[i])
+        with np.errstate(all="ignore"):
+            if abs(z1 - z2) > 1e-7 * max(abs(z1), 1.0):
+                a = (e_1 - z2 * e_0) / (z1 - z2)
+                e = a * z1**t + (e_0 - a) * z2**t
+            elif z1 != 0:  # a repeated root: (A + B t) z^t
+                e = (e_0 + t * (e_1 / z1 - e_0)) * z1**t
+            else:
+                e = np.where(t == 0, e_0, np.where(t == 1, e_1, 0.0))
+        errors.append(np.real(e))
+    err = np.array(errors)
+    return float(surface.loss(p_star)) + 0.5 * (lam[:, None] * err**2).sum(axis=0)
+
+
+__all__ += ["predicted_loss", "quadratic_minimum"]

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import engine
 from .batches import minibatches
 from .formula import SurfaceError
+from .internals import Internals, Recorder
 from .surface import Surface
 
 MAX_STEPS = 20_000
@@ -47,6 +49,8 @@ class Trace:
     loss: np.ndarray
     diverged_at: int | None | list[int | None]
     lr: np.ndarray
+    #: the optimizer's state per step, for one start traced with ``record=True`` (else None)
+    internals: Internals | None = None
 
 
 def _check_count(value, name: str, low: int, high: int) -> int:
@@ -88,7 +92,7 @@ def _batch_stream(m: int, batch_size: int, steps: int, rng: np.random.Generator)
 
 
 def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, seed: int = 0,
-          batch_size: int | None = None) -> Trace:
+          batch_size: int | None = None, record: bool = False, compiled: bool | None = None) -> Trace:
     """Return the Trace of ``optimizer`` run for ``steps`` steps on ``surface`` from ``start``.
 
     ``optimizer`` is any object with ``reset``, ``init``, ``update`` and
@@ -102,8 +106,18 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
     surfaces that are means over data (``surface.stochastic``): each step then
     uses the mean gradient of one mini-batch from ``surfaces.batches.minibatches``
     (a fresh permutation per epoch, drawn from ``np.random.default_rng([seed, 1])``).
+
+    ``record=True`` (one start only) also keeps the optimizer's state at every
+    step, in the same loop, as ``Trace.internals`` (``surfaces.internals.Internals``).
+
+    A batch runs through ``surfaces.engine`` (numba compiling the optimizer's
+    own ``update`` and the surface's gradient) when it can, else as NumPy
+    arrays; both give the same numbers. ``compiled=False`` forces NumPy,
+    ``compiled=True`` raises TraceError where no compiled engine can be built.
     """
     steps, p0, noise = _check_request(start, steps, noise, seed)
+    if record and p0.ndim != 1:
+        raise TraceError(f"recording the optimizer's state needs one start point, got {len(p0)}")
     batches = None
     if batch_size is not None:
         batch_size = check_batch_size(surface, batch_size)
@@ -113,20 +127,40 @@ def trace(surface: Surface, optimizer, start, steps: int, noise: float = 0.0, se
     lr = np.array([optimizer.lr_at(t) for t in range(1, steps + 1)], dtype=float)
     rng = np.random.default_rng(seed)
     g = surface.float_grad
+    rec = None
+    ran = None
     if p0.ndim == 1 and g is not None and batches is None:
-        path, diverged = _run_floats(g, optimizer, p0, lr.tolist(), rng.normal(0.0, noise, (steps, 2)) if noise else None)
+        if record:
+            rec = Recorder(optimizer.state_names, optimizer.init(float(p0[0])), optimizer.init(float(p0[1])))
+        path, diverged = _run_floats(g, optimizer, p0, lr.tolist(), rng.normal(0.0, noise, (steps, 2)) if noise else None,
+                                     rec)
         path = path[:, None, :]
         diverged = [diverged]
     else:
-        path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches)
+        if record:
+            rec = Recorder(optimizer.state_names, *_state_rows(optimizer.init(p0.reshape(1, 2))))
+            ran = None  # the optimizer's state is recorded in the NumPy loop
+        else:
+            ran = _run_compiled(surface, optimizer, p0.reshape(-1, 2), lr, noise, rng, batches, compiled)
+        if ran is None:
+            path, diverged = _run_arrays(surface, optimizer, p0.reshape(-1, 2), lr.tolist(), noise, rng, batches, rec)
+        else:
+            path, diverged, loss = ran
 
-    loss = _full_loss(surface, path)
-    _cut_at_divergence(path, loss, diverged)
+    if ran is None:
+        loss = _full_loss(surface, path)
+        _cut_at_divergence(path, loss, diverged)  # the compiled kernel cuts as it goes
     if p0.ndim == 1:
         path, loss, diverged = path[:, 0, :], loss[:, 0], diverged[0]
     for a in (path, loss, lr):
         a.flags.writeable = False
-    return Trace(path=path, loss=loss, diverged_at=diverged, lr=lr)
+    internals = rec.finish(optimizer, path, lr, diverged) if rec is not None else None
+    return Trace(path=path, loss=loss, diverged_at=diverged, lr=lr, internals=internals)
+
+
+def _state_rows(state: tuple) -> tuple[tuple, tuple]:
+    """Return the x and y values of a one-start (1, 2) state as two tuples of floats (copies, not views)."""
+    return tuple(float(s[0, 0]) for s in state), tuple(float(s[0, 1]) for s in state)
 
 
 def _check_request(start, steps, noise, seed) -> tuple[int, np.ndarray, float]:
@@ -173,8 +207,12 @@ def _full_loss(surface: Surface, path: np.ndarray) -> np.ndarray:
     return loss
 
 
-def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[np.ndarray, int | None]:
-    """Return the (steps+1, 2) path of one start on Python floats and the index where it diverged, or None."""
+def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise,
+                rec: Recorder | None = None) -> tuple[np.ndarray, int | None]:
+    """Return the (steps+1, 2) path of one start on Python floats and the index where it diverged, or None.
+
+    ``rec``, if given, is handed every step that stayed sane.
+    """
     update = optimizer.update
     px, py = float(p0[0]), float(p0[1])
     sx, sy = optimizer.init(px), optimizer.init(py)
@@ -188,8 +226,10 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[
         for t in range(1, steps + 1):
             lr = lrs[t - 1]
             gx, gy = g(px, py)
-            dx, sx = update(gx + nx[t - 1], sx, px, lr, t)
-            dy, sy = update(gy + ny[t - 1], sy, py, lr, t)
+            gx += nx[t - 1]
+            gy += ny[t - 1]
+            dx, sx = update(gx, sx, px, lr, t)
+            dy, sy = update(gy, sy, py, lr, t)
             px = px - dx
             py = py - dy
             if not (-lim <= px <= lim and -lim <= py <= lim):  # NaN fails both comparisons
@@ -197,6 +237,8 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[
                 break
             xs.append(px)
             ys.append(py)
+            if rec is not None:
+                rec.add(gx, gy, dx, dy, sx, sy)
     except (OverflowError, ZeroDivisionError, ValueError):
         # the math module raises where NumPy gives inf or NaN: the path has left the real domain
         diverged = t
@@ -207,12 +249,45 @@ def _run_floats(g, optimizer, p0: np.ndarray, lrs: list[float], noise) -> tuple[
     return path, diverged
 
 
+#: noise values drawn ahead for the compiled path (32 MB); a larger noisy batch runs on NumPy
+MAX_NOISE_VALUES = 4_000_000
+#: point-steps from which a batch is worth compiling an engine for (NumPy takes ~20 ms for this many);
+#: a smaller batch uses an engine only if one was compiled already
+COMPILE_FROM = 1_000_000
+
+
+def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, noise: float,
+                  rng: np.random.Generator, batches, compiled: bool | None):
+    """Return (paths, divergence, losses) from the compiled engine, or None where it does not apply.
+
+    The kernel computes each point's loss as it goes (the compiled sympy loss)
+    and stops a start at its first non-finite loss, as ``_cut_at_divergence`` would.
+    """
+    usable = compiled is not False and batches is None and (not noise or lr.size * p0.size <= MAX_NOISE_VALUES)
+    build = compiled is True or lr.size * len(p0) >= COMPILE_FROM
+    eng = engine.engine_for(surface, optimizer, build=build) if usable else None
+    if eng is None:
+        if compiled:
+            raise TraceError("no compiled engine for this optimizer and surface (numba missing, mini-batches, "
+                             "or a rule or formula numba cannot compile)")
+        return None
+    n, steps = len(p0), len(lr)
+    # the kernel writes every entry (the start, each step, NaN after a divergence): no fill pass needed
+    path = np.empty((steps + 1, n, 2))
+    # the same draws in the same order as the NumPy path's one (N, 2) draw per step
+    draws = rng.normal(0.0, noise, (steps, n, 2)) if noise else None
+    loss = np.empty((steps + 1, n))
+    out = eng.run(optimizer, p0, lr, lrs=np.ones(n), noise=draws, path=path, losses=loss, check_loss=True)
+    return path, [None if d < 0 else int(d) for d in out.diverged_at], loss
+
+
 def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], noise: float,
-                rng: np.random.Generator, batches) -> tuple[np.ndarray, list[int | None]]:
+                rng: np.random.Generator, batches, rec: Recorder | None = None) -> tuple[np.ndarray, list[int | None]]:
     """Return the (steps+1, N, 2) paths of N starts and, per start, the index where it diverged or None.
 
     Diverged starts are dropped from the working arrays (and from every
-    per-start state array), so their NaNs cannot reach the others.
+    per-start state array), so their NaNs cannot reach the others. ``rec``
+    (one start only) is handed every step that stayed sane.
     """
     n = len(p0)
     steps = len(lrs)
@@ -245,6 +320,9 @@ def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], n
                 path[t] = p
             else:
                 path[t, alive] = p
+            if rec is not None:
+                # update works in place on the state arrays, so the row is copied out now
+                rec.add(*grad[0].tolist(), *delta[0].tolist(), *_state_rows(state))
     return path, diverged
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -49,6 +50,120 @@ def test_mp4_decodes_to_the_right_frames():
     data = export.mp4_bytes(frames, fps=10)
     video = iio.imread(data, extension=".mp4")
     assert video.shape == (10, 480, 640, 3)
+
+
+def pillow_gif(frames: list[Image.Image], fps: int) -> bytes:
+    """Return the GIF Pillow's own save_all writes for frames in the last frame's palette (the reference)."""
+    base = frames[-1].quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    pal = [f.quantize(palette=base, dither=Image.Dither.NONE) for f in frames]
+    buf = io.BytesIO()
+    pal[0].save(buf, format="GIF", save_all=True, append_images=pal[1:], duration=int(1000 / fps), loop=0,
+                optimize=False, disposal=1)
+    return buf.getvalue()
+
+
+def test_streamed_gif_is_byte_for_byte_what_pillow_writes_holding_every_frame():
+    frames = export.render_frames(run_race(SMALL), 9, size=(6.4, 4.8), dpi=100)
+    frames = frames[:4] + [frames[3]] * 2 + frames[4:]  # identical frames: Pillow merges them into one
+    assert export.gif_bytes(frames, fps=10) == pillow_gif(frames, 10)
+    im = Image.open(io.BytesIO(export.gif_bytes(frames, fps=10)))
+    assert im.n_frames == 9
+    im.seek(3)
+    assert im.info["duration"] == 300  # the frame shown three times lasts three frames
+
+
+def test_animation_bytes_streams_the_same_files_as_the_held_frames():
+    race = run_race(SMALL)
+    held = export.render_frames(race, 10, size=(6.4, 4.8), dpi=100)
+    gif = export.animation_bytes(race, "gif", 10, fps=10, size=(6.4, 4.8))
+    assert gif == pillow_gif(held, 10)
+    video = iio.imread(export.animation_bytes(race, "mp4", 10, fps=10, size=(6.4, 4.8)), extension=".mp4")
+    assert video.shape == (10, 480, 640, 3)
+    with pytest.raises(ValueError, match="gif or an mp4"):
+        export.animation_bytes(race, "avi")
+
+
+def test_a_second_export_waits_for_the_slot_and_is_told_so():
+    holding, release, waited, entered = (threading.Event() for _ in range(4))
+
+    def first():
+        with export.export_slot():
+            holding.set()
+            release.wait(60)
+
+    def second():
+        with export.export_slot(waiting=waited.set, poll=0.05):
+            entered.set()
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert holding.wait(60)
+    b = threading.Thread(target=second)
+    b.start()
+    assert waited.wait(60)  # told at once that another export runs
+    assert not entered.is_set()  # and did not start while the slot was taken
+    release.set()
+    a.join(60)
+    b.join(60)
+    assert entered.is_set()  # the slot passed on when the first one ended
+    with export.export_slot():  # and was given back
+        pass
+
+
+class CountedSlots(threading.BoundedSemaphore):
+    """The export slot, counting the attempts to take it."""
+
+    def __init__(self, value: int):
+        super().__init__(value)
+        self.attempts = 0
+        self.tried = threading.Event()
+
+    def acquire(self, blocking=True, timeout=None):
+        self.attempts += 1
+        if self.attempts >= 2:
+            self.tried.set()
+        return super().acquire(blocking, timeout)
+
+
+def test_prepare_animation_on_the_page_waits_for_the_slot_then_offers_the_gif(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    slots = CountedSlots(1)
+    monkeypatch.setattr(export, "_slots", slots)
+    at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=300)
+    at.run()
+    at.session_state["tab"] = "Share & export"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    slots.acquire()  # another session's export is running
+    clicked = threading.Thread(target=lambda: at.button(key="act_make_gif").click().run())
+    clicked.start()
+    assert slots.tried.wait(120)  # the page asked for the slot and is waiting
+    assert "anim_gif" not in at.session_state
+    slots.release()
+    clicked.join(300)
+    assert not at.exception, [e.value for e in at.exception]
+    scene, data = at.session_state["anim_gif"]
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "GIF" and im.n_frames == len(export.frame_steps(scene.steps, 120))
+    assert any(b.label.startswith("Download GIF") for b in at.get("download_button"))
+
+
+# Three sessions clicking "Prepare animation" together, in one process as in one Streamlit server.
+# Measured on the default scene (tests/export_memory.py): before issue 15 one export grew the peak
+# RSS by 380 MiB (GIF) / 256 MiB (MP4) and three together by 919 / 755 MiB; streamed, through the
+# one-slot bound, one takes about 17 / 19 MiB and three about 29 / 29 MiB.
+THREE_EXPORTS_BOUND_MIB = 120
+
+
+@pytest.mark.parametrize("fmt", ["gif", "mp4"])
+def test_three_concurrent_exports_stay_under_a_memory_bound(fmt):
+    sys.path.insert(0, str(ROOT / "tests"))
+    from export_memory import measure
+
+    r = measure(fmt, 3)
+    print(f"three concurrent {fmt} exports: peak RSS growth {r['growth_mib']:.1f} MiB")
+    assert r["growth_mib"] < THREE_EXPORTS_BOUND_MIB
 
 
 def test_csv_holds_every_point_of_every_path_and_blanks_after_divergence():

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import surfaces
-from app import plots, presets
+from app import presets
 from app.cli import scene_from_link
 from app.payload import RacePayloadError, check_payload, payload
 from app.plots import tick_label
-from app.race import main_start, run_race, starts_of, window_of
+from app.race import main_start, run_race, starts_of
 from app.racer import PALETTE, Racer
 from app.scene import LIMITS, Scene, SceneError, load_surface
 from surfaces.formula import MAX_LENGTH
@@ -153,26 +151,6 @@ def test_a_link_with_a_window_but_no_start_starts_inside_that_window():
     assert main_start(scene_from_link("?" + urlencode({"s": "custom", "f": formula}))[0], surf) == (2.1, -2.1)
 
 
-def test_3d_view_keeps_paths_that_go_below_the_sampled_floor():
-    """A path ends lower than any grid point (at Rosenbrock's minimum, loss 0): it must still be drawn."""
-    scene = dataclasses.replace(Scene(), surface="rosenbrock", steps=5000, start=(1.2, 1.3),
-                                racers=(Racer("adam", (("lr", 0.01),), color=PALETTE[0]),))
-    surf = load_surface(scene.surface, scene.formula)
-    race = run_race(scene)
-    end = race.runs[0].path[0, -1, 0]
-    assert np.hypot(*(end - (1, 1))) < 1e-3  # it reached the minimum, loss about 0
-    fig = plots.surface_3d(surf, window_of(scene, surf), race)
-    ax = fig.axes[0]
-    (line,) = [ln for ln in ax.lines if ln.get_label() == race.runs[0].label]
-    z = np.asarray(line.get_data_3d()[2], dtype=float)
-    assert np.isfinite(z).all()
-    label = ax.get_zlabel()
-    assert label.startswith("log10(loss - min + ")
-    lift = float(label.removeprefix("log10(loss - min + ").rstrip(")"))
-    # the floor: the path's last height is log10 of the lift (grid min >= 0 = loss at the minimum)
-    assert z[-1] == pytest.approx(np.log10(lift), abs=0.05)
-
-
 @pytest.mark.parametrize(("value", "text"), [
     (0.26, "0.26"), (1.7, "1.7"), (74.0, "74"), (480.0, "480"), (2500.0, "2500"), (12345.0, "12000"),
     (0.001, "0.001"), (4.8e5, "4.8e5"), (1.23e-5, "1.2e-5"), (1e-5, "1e-5"), (0.0, "0"), (-1234.0, "-1200"),
@@ -215,3 +193,33 @@ def test_importing_the_surfaces_page_starts_no_thread():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+# -- legend labels and the momentum note ----------------------------------------------------
+
+def test_labels_name_every_setting_that_differs_from_its_default():
+    plain = Racer("momentum", (("lr", 0.01), ("beta", 0.9), ("nesterov", False)))
+    nesterov = Racer("momentum", (("lr", 0.01), ("beta", 0.9), ("nesterov", True)))
+    assert plain.label() == "Momentum (lr=0.01)"  # beta 0.9 and no Nesterov are the declared defaults
+    assert nesterov.label() == "Momentum (lr=0.01, nesterov)"
+    slow = Racer("sgd", (("lr", 0.1),), "inverse_time", (("decay", 0.5),))
+    default = Racer("sgd", (("lr", 0.1),), "inverse_time", (("decay", 0.01),))
+    assert slow.label() == "SGD (lr=0.1, 1/t decay: decay=0.5)" and default.label() == "SGD (lr=0.1, 1/t decay)"
+    assert Racer("lion", (("lr", 0.001), ("beta2", 0.999))).label() == "Lion (lr=0.001, beta2=0.999)"
+
+
+def test_heavy_ball_survives_the_url():
+    scene = Scene(racers=(Racer("heavy_ball", (("lr", 0.001), ("beta", 0.95), ("nesterov", True)), color="#E69F00"),))
+    back, notes = roundtrip(scene.check())
+    assert notes == [] and back == scene
+
+
+def test_the_overlap_note_needs_sgd_and_moving_average_momentum_at_one_lr():
+    from app.controls import overlap_note
+    from optim import OVERLAP_NOTE
+
+    sgd, mom = Racer("sgd", (("lr", 0.01),)), Racer("momentum", (("lr", 0.01), ("beta", 0.5)))
+    assert overlap_note([sgd, mom]) == OVERLAP_NOTE
+    assert overlap_note([sgd, Racer("momentum", (("lr", 0.02),))]) == ""
+    assert overlap_note([sgd, Racer("heavy_ball", (("lr", 0.01),))]) == ""  # its steps are 1/(1-beta) larger
+    assert overlap_note([Racer("sgd"), Racer("momentum")]) == OVERLAP_NOTE  # both at the declared default lr

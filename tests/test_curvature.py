@@ -27,7 +27,6 @@ from surfaces.curvature import (
     quadratic_eigenvalues,
     stability,
 )
-from surfaces.internals import record_states
 
 RAVINE_EIGENVALUES = (0.1, 10.0)  # 0.05 x^2 + 5 y^2: the Hessian is diag(0.1, 10)
 
@@ -341,6 +340,11 @@ def test_phase_diagram_labels_match_runs(lr, beta, region):
 # -- recorded state -------------------------------------------------------------------------------
 
 
+def record_states(surface, optimizer, start, steps, **kw):
+    """The internals trace keeps in its own loop when asked (``record=True``)."""
+    return trace(surface, optimizer, start, steps, record=True, **kw).internals
+
+
 def _adam_by_hand(grad, p0, lr, b1, b2, eps, steps):
     p, m, s = np.array(p0, dtype=float), np.zeros(2), np.zeros(2)
     rows = {"path": [p.copy()], "m": [m.copy()], "s": [s.copy()], "m_hat": [np.full(2, np.nan)],
@@ -413,6 +417,11 @@ def test_recorded_path_is_the_trace_path_exactly(name, hp):
     np.testing.assert_array_equal(rec.lr, tr.lr)
     assert rec.diverged_at == tr.diverged_at
     assert set(rec.states) == set(opt.state_names)
+    # the step recorded joins consecutive points of the path, and the recorded gradient is the surface's plus noise
+    k = len(rec.step) if tr.diverged_at is None else tr.diverged_at - 1
+    np.testing.assert_allclose(rec.path[:k] - rec.path[1:k + 1], rec.step[:k], rtol=1e-9, atol=1e-12)
+    noise = np.random.default_rng(4).normal(0.0, 0.5, (300, 2))
+    np.testing.assert_allclose(rec.grad[:k], surface.grad(rec.path[:k]) + noise[:k], rtol=1e-9, atol=1e-9)
 
 
 def test_recorded_divergence_and_array_path_match_trace():

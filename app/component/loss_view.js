@@ -68,8 +68,10 @@ export class LossView {
     this.steps = race.steps;
     this.series = race.racers
       .filter((r) => r.starts.length && r.starts[0].n)
-      .map((r) => ({ ...r.starts[0], xs: r.starts[0].steps, ys: r.starts[0].loss, color: r.color }));
-    this.el.lossWhich.textContent = race.multiStart ? "\u00b7 first start of each racer" : "";
+      .map((r) => ({ ...r.starts[0], xs: r.starts[0].steps, ys: r.starts[0].loss, color: r.color, predicted: r.predicted }));
+    const which = race.multiStart ? ["first start of each racer"] : [];
+    if (this.series.some((s) => s.predicted)) which.push("dashed: the rate the Hessian predicts");
+    this.el.lossWhich.textContent = which.map((w) => `\u00b7 ${w}`).join(" ");
   }
 
   // Size the chart to its box, choose the scale and draw the axes; false if the box is too small.
@@ -111,6 +113,7 @@ export class LossView {
     // Tests read the range the axis shows (decades when log).
     Object.assign(chart.canvases.top.dataset, { yLog: String(range.log), yLo: String(range.lo), yHi: String(range.hi) });
     this.drawAxes(yTicks, yFmt, range.log, steps);
+    this.drawPredicted();
     return true;
   }
 
@@ -170,6 +173,23 @@ export class LossView {
     ctx.textBaseline = "middle";
     ctx.fillText(log ? "loss (log)" : "loss", 0, 0);
     ctx.restore();
+  }
+
+  // Each predicted loss as a dashed line over the whole race, under the observed curves.
+  drawPredicted() {
+    const { chart, th } = this;
+    const ctx = chart.ctx.bg;
+    chart.clipToPlot(ctx, 2);
+    ctx.setLineDash([6 * th.scale, 4 * th.scale]);
+    ctx.globalAlpha = 0.85;
+    for (const s of this.series) {
+      if (!s.predicted) continue;
+      strokePlain(ctx, clampedPath(s.predicted.xs, s.predicted.ys, 0, s.predicted.n - 1, chart), s.color, 1.6 * th.scale);
+    }
+    ctx.globalAlpha = 1;
+    ctx.setLineDash([]);
+    ctx.restore();
+    chart.canvases.bg.dataset.predicted = String(this.series.filter((s) => s.predicted).length);
   }
 
   // Draw frame `pos` (a step, with a fraction while playing).

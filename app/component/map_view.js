@@ -3,6 +3,7 @@
 
 import { Chart } from "./chart.js";
 import { clamp, niceTicks, tickFormatter } from "./geometry.js";
+import { drawInsides } from "./insides.js";
 import { drawCross, drawHead, drawImage, drawStar, drawStart, drawTarget, strokeHaloed } from "./layers.js";
 import { clippedPath } from "./paths.js";
 import { linearScale } from "./scales.js";
@@ -14,6 +15,7 @@ export class MapView {
     this.race = null;
     this.image = null;
     this.click = null;
+    this.showInsides = false;
   }
 
   setRace(race) {
@@ -90,10 +92,11 @@ export class MapView {
     ctx.font = `italic ${Math.round(f * 1.1)}px ${th.font}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
-    ctx.fillText("x", l + w / 2, mapH - 2);
+    const [xName, yName] = this.race.axes;
+    ctx.fillText(xName, l + w / 2, mapH - 2);
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    ctx.fillText("y", 2, t + h / 2);
+    ctx.fillText(yName, 2, t + h / 2);
   }
 
   lineWidth() {
@@ -132,6 +135,7 @@ export class MapView {
       heads.push([hx, hy, p.color]);
     }
     for (const [x, y] of race.minima) drawStar(ctx, ...chart.toPx(x, y), s);
+    if (this.showInsides) drawInsides(ctx, chart, race, k, s);
     for (const [x, y, color] of heads) {
       const [px, py] = chart.toPx(x, y);
       // A head far outside is off the map (and its pixels could overflow the canvas).

@@ -13,19 +13,22 @@
 // hold the parts (see each file's header).
 
 import { clamp, tickFormatter } from "./geometry.js";
+import { InsidesView } from "./insides.js";
 import { isActivatable, isTyping, keyAction } from "./keys.js";
 import { StepView } from "./legend.js";
 import { LossView } from "./loss_view.js";
 import { MapView } from "./map_view.js";
 import { prepareRace } from "./race_data.js";
 import { Timeline } from "./timeline.js";
+import { View3D } from "./view3d.js";
 
 const SLOW_FPS = 40; // below this for SLOW_FOR_MS, moving layers drop to 1x resolution
 const SLOW_FOR_MS = 1500;
 const NARROW_BELOW_PX = 720;
 const MAP_WIDTH_SHARE = 0.62; // of a wide container, before the height grows past `height`
 const MAX_WINDOW_SHARE = 0.8; // of the window's height, the most the component grows to
-const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mode
+const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mode (and on the first screen)
+const NORMAL_MIN_PX = 440; // below this room under its top, a normal-mode component keeps its height and scrolls
 
 export default function mountRace(component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -76,6 +79,8 @@ class Race {
       head: $(".race-head"),
       side: $(".race-side"),
       legend: $(".race-legend"),
+      insides: $(".race-insides"),
+      insidesBtn: $(".race-insides-btn"),
       lossHead: $(".race-loss-head"),
       loss: $(".race-loss"),
       lossBg: $(".race-loss-bg"),
@@ -100,10 +105,20 @@ class Race {
       onPlaying: (playing) => this.showPlaying(playing),
       onFps: (fps, span, ts, renderMs) => this.showFps(fps, span, ts, renderMs),
     });
-    this.timeline.follow((pos) => this.ready() && this.map.draw(pos));
+    this.view3d = new View3D(root, {
+      onPick: (xy) => this.pickStart(xy),
+      onShow: () => this.layout(),
+      isPlaying: () => this.timeline.playing,
+    });
+    // The hidden map is not drawn (its trails catch up when it is shown again).
+    this.timeline.follow((pos) => this.ready() && !this.view3d.shown && this.map.draw(pos));
+    this.timeline.follow((pos) => this.ready() && this.view3d.draw(pos));
     this.timeline.follow((pos) => this.ready() && this.loss.draw(pos));
     this.stepView = new StepView(this.el, this.timeline);
     this.timeline.follow((pos) => this.ready() && this.stepView.draw(pos));
+    this.insidesView = new InsidesView(this.el, this.timeline);
+    this.timeline.follow((pos) => this.ready() && this.insidesView.draw(pos));
+    this.insidesOn = false;
 
     this.onKeyDown = this.onKeyDown.bind(this);
     this.onKeyUp = this.onKeyUp.bind(this);
@@ -127,11 +142,17 @@ class Race {
       }
     });
     this.lossObserver.observe(this.el.loss);
-    // In presenter mode the component fits the window below its top, so it
-    // lays out again when what stands above it changes height.
+    // The component fits the window below its top (always in presenter mode,
+    // on the first screen in normal mode), so it lays out again when what
+    // stands above it changes height.
     this.fittedTop = 0;
+    this.fittedPageTop = 0;
     this.placeObserver = new ResizeObserver(() => {
-      if (this.payload?.presenter && Math.abs(this.topInWindow() - this.fittedTop) > 2) this.layout();
+      if (!this.payload) return;
+      const moved = this.payload.presenter
+        ? Math.abs(this.topInWindow() - this.fittedTop) > 2
+        : Math.abs(this.topInPage() - this.fittedPageTop) > 2;
+      if (moved) this.layout();
     });
     const host = root.getRootNode()?.host;
     this.placeObserver.observe(host?.closest?.("[data-testid='stMainBlockContainer']") ?? document.body);
@@ -172,13 +193,21 @@ class Race {
     this.payload = payload;
     this.race = prepareRace(payload);
     this.map.setRace(this.race);
+    this.view3d.setRace(this.race, payload);
     this.loss.setRace(this.race);
     tl.setSteps(this.race.steps);
     this.stepView.setRace(this.race);
+    this.insidesView.setRace(this.race);
+    // A payload with insides arrives because they were asked for (the switch, or a link's ins=1).
+    if (this.race.insides && (!sameScene || !previous.insides)) this.insidesOn = true;
+    if (!this.race.insides) this.insidesOn = false;
+    this.insidesAsked = false;
+    this.showInsides();
 
     if (!sameScene) {
       tl.pos = 0;
       this.map.click = null;
+      this.view3d.click = null;
       this.loss.logScale = Boolean(payload.loss_log);
       tl.setPlaying(Boolean(payload.autoplay) && tl.steps > 0);
     } else {
@@ -198,6 +227,7 @@ class Race {
     if (this.destroyed) return;
     this.destroyed = true;
     this.timeline.stop();
+    this.view3d.destroy();
     this.resizeObserver.disconnect();
     window.removeEventListener("resize", this.onWindowResize);
     this.lossObserver.disconnect();
@@ -262,6 +292,35 @@ class Race {
     }
   }
 
+  // The switch: draws the insides the payload carries, or asks the page for
+  // them (a rerun with the scene's insides flag on) when it carries none.
+  toggleInsides() {
+    if (!this.race) return;
+    if (!this.race.insides && !this.insidesOn) {
+      this.insidesAsked = true;
+      this.el.insidesBtn.setAttribute("aria-pressed", "true");
+      this.el.insidesBtn.dataset.waiting = "true";
+      if (this.sendTrigger) this.sendTrigger("insides", true);
+      return;
+    }
+    this.insidesOn = !this.insidesOn;
+    this.showInsides();
+  }
+
+  showInsides() {
+    const on = this.insidesOn && Boolean(this.race?.insides);
+    this.map.showInsides = on;
+    this.insidesView.setOn(on);
+    const btn = this.el.insidesBtn;
+    btn.setAttribute("aria-pressed", String(on || Boolean(this.insidesAsked)));
+    btn.dataset.waiting = String(Boolean(this.insidesAsked));
+    btn.dataset.available = String(Boolean(this.race?.insides));
+    const note = this.payload?.insides_note;
+    btn.title = note ? `Insides: ${note}` : "Show each optimizer's insides: gradient, step, its own vectors, learning rate per axis, curvature";
+    this.insidesView.setNote(note && !on ? note : "");
+    this.timeline.request();
+  }
+
   // ------------------------------------------------------------- controls --
 
   listen() {
@@ -276,6 +335,7 @@ class Race {
       else if (action === "back") tl.stepBy(-1);
       else if (action === "forward") tl.stepBy(1);
       else if (action === "restart") tl.restart();
+      else if (action === "insides") this.toggleInsides();
     });
     el.scrub.addEventListener("input", () => tl.seek(Number(el.scrub.value)));
     el.scrub.addEventListener("pointerdown", () => {
@@ -340,7 +400,11 @@ class Race {
   }
 
   onMapClick(e) {
-    const xy = this.eventToData(e);
+    this.pickStart(this.eventToData(e));
+  }
+
+  // A new start at data point xy (from the map or the 3-D view): shown at once, sent to the server.
+  pickStart(xy) {
     if (!xy) return;
     const [x0, x1, y0, y1] = this.race.extent;
     // Enough digits for a screen pixel, no float noise in the URL.
@@ -350,6 +414,7 @@ class Race {
     };
     const point = [round(xy[0], x1 - x0), round(xy[1], y1 - y0)];
     this.map.click = point;
+    this.view3d.click = point;
     this.timeline.request();
     if (this.sendTrigger) this.sendTrigger("click", point);
   }
@@ -405,7 +470,7 @@ class Race {
   sideMinHeight() {
     const { side, legend, lossHead, loss, lossNote } = this.el;
     const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
-    const parts = [legend.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
+    const parts = [legend.offsetHeight, this.el.insides.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
     if (!lossNote.hidden) parts.push(lossNote.offsetHeight);
     return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
   }
@@ -413,6 +478,14 @@ class Race {
   // Where the component's top is in the window (0 if scrolled above it).
   topInWindow() {
     return Math.max(0, this.root.getBoundingClientRect().top);
+  }
+
+  // Where the component's top is in the scrolled page (independent of scrolling).
+  topInPage() {
+    const host = this.root.getRootNode()?.host;
+    const scroller = host?.closest?.("[data-testid='stMain']");
+    const top = this.root.getBoundingClientRect().top;
+    return scroller ? top - scroller.getBoundingClientRect().top + scroller.scrollTop : top + window.scrollY;
   }
 
   layout() {
@@ -443,6 +516,15 @@ class Race {
       // share of the width, but never past most of the window's height.
       let floor = this.height;
       let ceiling = Math.max(this.height, window.innerHeight * MAX_WINDOW_SHARE);
+      this.fittedPageTop = this.topInPage();
+      const pageRoom = window.innerHeight - this.fittedPageTop - PRESENTER_MARGIN_PX;
+      if (!this.payload.presenter && pageRoom >= NORMAL_MIN_PX) {
+        // The playback bar on the first screen: a component that would end
+        // below the window's bottom (read from its place in the page, not
+        // where it is scrolled to) shrinks to the room there, down to a floor.
+        ceiling = Math.min(ceiling, Math.max(pageRoom, this.sideMinHeight() + chrome));
+        floor = Math.min(floor, ceiling);
+      }
       if (this.payload.presenter) {
         // A projector shows one screen: map, loss chart and controls all fit
         // below the component's top, whatever height the page asked for.
@@ -476,6 +558,7 @@ class Race {
     }
     this.root.style.minHeight = narrow ? "" : `${usedHeight}px`;
     this.map.place(Math.floor(plotW), Math.floor(plotH), m, th, this.dpr, this.movingDpr());
+    this.view3d.place(...this.map.chart.size, th, this.dpr);
     this.el.fps.dataset.scale = String(this.movingDpr());
     this.loss.place(th, this.dpr, this.movingDpr());
     this.stepView.reset();

@@ -3,6 +3,7 @@
 // (app/race_component.py check_payload); this trusts it.
 
 import { clamp, clipSegment } from "./geometry.js";
+import { prepareInsides } from "./insides.js";
 
 // One start of one racer: {n, xs, ys, loss, steps, divergedAt, exit}.
 // divergedAt is the frame from which the run is over (null if it runs to the
@@ -44,8 +45,30 @@ function exitPoint(xs, ys, n, [x0, x1, y0, y1]) {
   return c ? [c[2], c[3]] : [xs[last], ys[last]];
 }
 
+// The loss a racer's rule predicts on a quadratic, up to its first missing
+// value (a prediction that overflowed): {n, xs, ys} or null.
+function preparePredicted(values, steps) {
+  if (!Array.isArray(values)) return null;
+  let n = Math.min(values.length, steps + 1);
+  for (let i = 0; i < n; i++) {
+    if (typeof values[i] !== "number" || !Number.isFinite(values[i])) {
+      n = i;
+      break;
+    }
+  }
+  if (n < 2) return null;
+  const xs = new Float64Array(n);
+  const ys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    xs[i] = i;
+    ys[i] = values[i];
+  }
+  return { n, xs, ys };
+}
+
 // {steps, extent, racers: [{label, color, starts}], paths (every start, with
-// its racer's colour), minima, startPoints (each distinct start once)}.
+// its racer's colour), minima, axes (the map's axis names), startPoints (each
+// distinct start once)}.
 export function prepareRace(p) {
   const steps = p.steps;
   const extent = p.extent.map(Number);
@@ -53,6 +76,7 @@ export function prepareRace(p) {
     label: String(r.label),
     color: r.color,
     starts: r.paths.map((flat, j) => prepareStart(flat, r.loss[j], r.diverged_at[j], extent, steps)),
+    predicted: preparePredicted(r.predicted, steps),
   }));
   const paths = racers.flatMap((r) => r.starts.map((s) => ({ ...s, color: r.color })));
   const seen = new Set();
@@ -71,7 +95,9 @@ export function prepareRace(p) {
     racers,
     paths,
     minima: p.minima,
+    axes: Array.isArray(p.axes) && p.axes.length === 2 ? p.axes.map(String) : ["x", "y"],
     startPoints,
     multiStart: racers.some((r) => r.starts.length > 1),
+    insides: prepareInsides(p),
   };
 }

@@ -10,7 +10,7 @@ the made-up one) and ``only`` (with ``preset``: keep only racer number ``only``)
 
 Without ``preset`` the paths are made up (damped spirals into the minimum of
 Rosenbrock's function), not computed by any optimizer: the page tests the
-animator alone. With it, the race is computed by ``app.compute`` as the app does.
+animator alone. With it, the race is computed by ``app.race`` and ``app.payload`` as the app does.
 Importing this module only defines ``demo_payload``; the page runs as a script.
 """
 
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app.surface3d import grid_payload  # noqa: E402
 from surfaces.trace import DIVERGENCE_LIMIT  # noqa: E402
 
 EXTENT = (-2.0, 2.0, -1.0, 3.0)
@@ -148,17 +149,22 @@ def demo_payload(
         "loss_log": False,
         "presenter": False,
         "autoplay": False,
+        "surface3d": grid_payload("rosenbrock", "", (EXTENT[:2], EXTENT[2:])),
     }
 
 
 def preset_payload(name: str, only: int | None = None) -> dict:
     """Return the payload the app sends for preset ``name`` (its real race), keeping only racer ``only`` if given."""
-    from app import compute, plots, presets
+    # Imported here: the demo's made-up payloads must not pay for loading the app's race code.
+    from app import plots, presets
+    from app.payload import payload as race_payload
+    from app.race import run_race, window_of
+    from app.scene import load_surface
 
     scene = presets.get(name)
-    race = compute.run_race(scene)
-    surf = compute.load_surface(scene.surface, scene.formula)
-    payload = compute.payload(race, plots.contour_image(surf, compute.window_of(scene, surf)), autoplay=False)
+    race = run_race(scene)
+    surf = load_surface(scene.surface, scene.formula)
+    payload = race_payload(race, plots.contour_image(surf, window_of(scene, surf)), autoplay=False)
     if only is not None:
         payload["racers"] = [payload["racers"][only]]
     return payload
@@ -182,6 +188,7 @@ def main() -> None:
     state = st.session_state
     state.setdefault("scene", 0)
     state.setdefault("clicks", 0)
+    state["runs"] = state.get("runs", 0) + 1  # the 3-D tests count reruns: turning must cause none
     if st.button("New scene", key="new_scene"):
         state.scene += 1
     log = st.toggle("Log loss", key="log_loss")
@@ -211,6 +218,7 @@ def main() -> None:
         state.clicks += 1
         state.last_click = click
     st.write(f"clicks {state.clicks}")
+    st.write(f"runs {state.runs}")
     if "last_click" in state:
         x, y = state.last_click
         st.write(f"clicked {x:.3f} {y:.3f}")

@@ -49,6 +49,14 @@ def payload_kb(surface: str) -> float:
     return len(json.dumps(p, separators=(",", ":")).encode()) / 1024
 
 
+def payload_3d_kb(scene: Scene) -> tuple[float, float, float]:
+    """Return (height grid, paths, both) in KB of JSON: what the 3-D view draws from (issue 20)."""
+    p = payload(run_race(scene), "")
+    grid = len(json.dumps(p["surface3d"], separators=(",", ":")).encode()) / 1024
+    paths = len(json.dumps([[r["paths"], r["loss"]] for r in p["racers"]], separators=(",", ":")).encode()) / 1024
+    return grid, paths, grid + paths
+
+
 def browser_figures() -> tuple[float, float] | None:
     """Return (first full render s, playback fps) measured in headless Chromium, or None without one."""
     from playwright.sync_api import sync_playwright
@@ -81,6 +89,10 @@ def main() -> None:
         kb = payload_kb(surface)
         print(f"  payload for one scene on {surface:<11}: {kb:6.1f} KB   (target <= 400 KB)  "
               f"{'PASS' if kb <= 400 else 'FAIL'}")
+    for name, scene in (("default scene", Scene()), ("rastrigin", Scene(surface="rastrigin", racers=RACERS, steps=1000))):
+        grid, paths, both = payload_3d_kb(scene)
+        print(f"  3-D payload, {name:<13}: grid {grid:5.1f} KB + paths and losses {paths:5.1f} KB = {both:6.1f} KB   "
+              f"(target <= 400 KB)  {'PASS' if both <= 400 else 'FAIL'}")
     figs = browser_figures()
     if figs:
         first, fps = figs

@@ -11,7 +11,11 @@ with a realistic race (4 racers x 1000 steps, one of them diverging, an
    in the same browser right before (the peer: what the display loop allows),
    and the mean milliseconds of drawing per frame (``data-render-ms``);
 3. the same at 1920 x 1080 with devicePixelRatio 2 (a projector on a HiDPI
-   laptop) and 4 starts per racer.
+   laptop) and 4 starts per racer;
+4. the 3-D view (issue 20) beside the 2-D map at 1366 x 768: 8 racers x 1000
+   steps playing, once as is and once while a mouse drag turns the surface the
+   whole time, in Chromium's software WebGL (SwiftShader), with the share of the
+   screen's pixels the view ended up drawing (it draws fewer when frames are slow).
 
 Exits non-zero if a figure misses a generous floor (fps >= 20, payload
 <= 400 KB); the targets are >= 30 fps and <= 400 KB.
@@ -31,7 +35,10 @@ DEMO = ROOT / "tests" / "apps" / "race_demo.py"
 sys.path[:0] = [str(DEMO.parent), str(ROOT / "tests")]
 
 from race_demo import demo_payload  # noqa: E402
-from support import READY, launch, serve  # noqa: E402
+from support import CHROMIUM, CHROMIUM_ARGS, READY, launch, serve  # noqa: E402
+
+# WebGL without a GPU: SwiftShader, which Chromium only offers when asked.
+WEBGL_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 FPS_FLOOR = 20.0
 PAYLOAD_CEILING_KB = 400.0
@@ -53,30 +60,45 @@ def payload_kb(**kw) -> float:
     return len(json.dumps(demo_payload(**kw)).encode()) / 1024
 
 
-def measure(browser, base: str, query: str, viewport: dict, dpr: float, seconds: float = 5.0) -> dict:
-    """Return fps figures of one playback of the demo opened with ``query``."""
+def measure(browser, base: str, query: str, viewport: dict, dpr: float, seconds: float = 5.0,
+            view3d: bool = False, turn: bool = False) -> dict:
+    """Return fps figures of one playback of the demo opened with ``query`` (in 3-D, turning, if asked)."""
     page = browser.new_page(viewport=viewport, device_scale_factor=dpr)
     try:
         page.goto(f"{base}/?{query}")
         page.wait_for_selector(READY, timeout=120_000)
         frame = page.locator("[data-testid='race-frame']")
         frame.wait_for(timeout=60_000)
+        if view3d:
+            page.locator("[data-testid='race-view-3d']").click()
+            page.locator("[data-testid='race-3d-canvas']").wait_for(timeout=30_000)
+            page.wait_for_timeout(1000)
         peer = page.evaluate(RAF_RATE_JS, 2000)
         page.locator("[data-testid='race-play']").click()
+        drag = Drag(page) if turn else None
         fps_el = page.locator("[data-testid='race-fps']")
         samples, render_ms = [], []
         t0 = time.monotonic()
         first_frame = int(frame.get_attribute("data-frame"))
         time.sleep(1.0)  # let the rolling window fill
         while time.monotonic() - t0 < seconds:
-            time.sleep(0.5)
+            if drag:
+                drag.run(0.5)
+            else:
+                time.sleep(0.5)
             samples.append(float(fps_el.get_attribute("data-fps")))
             render_ms.append(float(fps_el.get_attribute("data-render-ms")))
         steps_done = int(frame.get_attribute("data-frame")) - first_frame
         scale = float(fps_el.get_attribute("data-scale"))
         elapsed = time.monotonic() - t0
+        resolution = None
+        if view3d:
+            resolution = float(page.locator("[data-testid='race-3d-canvas']").get_attribute("data-resolution") or 1)
+        if drag:
+            drag.end()
         page.locator("[data-testid='race-play']").click()
         return {
+            "resolution": resolution,
             "fps_median": statistics.median(samples),
             "fps_min": min(samples),
             "peer_raf": peer,
@@ -86,6 +108,29 @@ def measure(browser, base: str, query: str, viewport: dict, dpr: float, seconds:
         }
     finally:
         page.close()
+
+
+class Drag:
+    """A mouse held down on the 3-D canvas, moving back and forth: the surface turns the whole time."""
+
+    def __init__(self, page):
+        self.page = page
+        box = page.locator("[data-testid='race-3d-canvas']").bounding_box()
+        self.cx, self.cy, self.w = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"]
+        self.t = 0
+        page.mouse.move(self.cx, self.cy)
+        page.mouse.down()
+
+    def run(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.t += 1
+            dx = (self.t % 80 - 40 if (self.t // 80) % 2 else 40 - self.t % 80) * self.w / 200
+            self.page.mouse.move(self.cx + dx, self.cy + 0.1 * dx)
+            time.sleep(1 / 60)
+
+    def end(self) -> None:
+        self.page.mouse.up()
 
 
 def main() -> int:
@@ -126,6 +171,25 @@ def main() -> int:
                         f"{r['render_ms']:.2f} ms drawing per frame; {r['steps_per_s']:.1f} steps/s at 1x; "
                         f"moving layers at {r['scale']:g}x"
                     )
+            finally:
+                browser.close()
+
+    # The 3-D view beside the 2-D map, in software WebGL.
+    runs3d = [
+        ("2-D map                  ", dict()),
+        ("3-D view, playing        ", dict(view3d=True)),
+        ("3-D view, playing+turning", dict(view3d=True, turn=True)),
+    ]
+    print("1366x768, dpr 1, 8 racers x 1000 steps, software WebGL (SwiftShader):")
+    with serve(DEMO) as base:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + WEBGL_ARGS, headless=True)
+            try:
+                for name, kw in runs3d:
+                    r = measure(browser, base, "racers=8&steps=1000&diverge=0", {"width": 1366, "height": 768}, 1, **kw)
+                    extra = f"; 3-D pixels at {r['resolution']:.2f}x of the screen's" if r["resolution"] else ""
+                    print(f"  {name}: {r['fps_median']:5.1f} fps median, {r['fps_min']:5.1f} min; "
+                          f"bare rAF {r['peer_raf']:5.1f} fps; {r['render_ms']:.2f} ms drawing per frame{extra}")
             finally:
                 browser.close()
 

@@ -1,0 +1,318 @@
+"""The "Compare fairly" tab: learning-rate sensitivity curves, an (lr, beta) heat map and outcome maps.
+
+Every number comes from ``surfaces.sweep`` (the compiled engine running each
+optimizer's own rule); this module arranges the scene's racers, starts, noise
+seeds and window into its requests and draws the answers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import altair as alt
+import numpy as np
+import streamlit as st
+from matplotlib.figure import Figure
+
+from optim import OPTIMIZERS
+from surfaces import engine, sweep
+
+from . import images, plots
+from .controls import racer_key
+from .race import starts_of, tolerance, window_of
+from .racer import color_of
+from .scene import Scene, load_surface
+
+#: colours of the declared minima on the outcome maps (Paul Tol's bright scheme, readable by colour-blind students)
+BASIN_COLORS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377")
+ELSEWHERE_COLOR = "#BBBBBB"
+DIVERGED_COLOR = "#222222"
+MAP_SIZES = (64, 128, 256)
+
+
+@st.cache_resource(show_spinner=False)
+def start_engine_warming() -> threading.Thread:
+    """Return the thread that compiles every optimizer's shared kernel, started once per server process.
+
+    Then a student's newly typed formula compiles only its own gradient and loss
+    (~0.2 s) when a sweep or map first runs on it, not a kernel per optimizer.
+    """
+    warm = threading.Thread(target=_warm_when_idle, name="descent-warm-engine", daemon=True)
+    warm.start()
+    return warm
+
+
+def _warm_when_idle() -> None:
+    """Compile the shared kernels one optimizer at a time, after the catalogue's images, never while a page draws.
+
+    A compile holds the interpreter for a second or two; students' pages come first.
+    """
+    images.start_catalogue_warming().join()
+    for name in OPTIMIZERS:
+        while images._pages_running:  # the catalogue warming's own idle test (app/images.py)
+            time.sleep(0.05)
+        engine.warm_shared_kernels((name,))
+
+
+def _seeds(scene: Scene) -> list[int]:
+    return [scene.seed + k for k in range(scene.n_seeds)]
+
+
+def _optimizers(scene: Scene) -> list[tuple[str, object]]:
+    return [(r.label(), r.make()) for r in scene.racers]
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def cached_sensitivity(scene: Scene, _progress=None) -> list[sweep.Sensitivity]:
+    """Return the learning-rate sweep of every racer of a checked scene (default rate grid)."""
+    surf = load_surface(scene.surface, scene.formula)
+    return sweep.lr_sweep(surf, _optimizers(scene), starts_of(scene, surf), scene.steps, noise=scene.noise,
+                          seeds=_seeds(scene), tol=tolerance(scene, surf), batch_size=scene.batch_size or None,
+                          progress=_progress)
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def cached_beta_map(scene: Scene, index: int, _progress=None) -> sweep.BetaMap:
+    """Return the (lr, beta) map of racer ``index`` of a checked scene."""
+    surf = load_surface(scene.surface, scene.formula)
+    racer = scene.racers[index]
+    return sweep.beta_sweep(surf, racer.label(), racer.make(), starts_of(scene, surf), scene.steps,
+                            noise=scene.noise, seeds=_seeds(scene), tol=tolerance(scene, surf),
+                            batch_size=scene.batch_size or None, progress=_progress)
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def cached_outcome_maps(scene: Scene, n: int, _progress=None) -> list[sweep.OutcomeMap]:
+    """Return one outcome map per racer of a checked scene, n x n starts over its window."""
+    surf = load_surface(scene.surface, scene.formula)
+    window, tol = window_of(scene, surf), tolerance(scene, surf)
+    maps = []
+    for i, racer in enumerate(scene.racers):
+        maps.append(sweep.outcome_map(surf, racer.label(), racer.make(), window, n, scene.steps, tol))
+        if _progress is not None:
+            _progress((i + 1) / len(scene.racers))
+    return maps
+
+
+def render(scene: Scene) -> None:
+    """Draw the comparison tab for a checked scene."""
+    surf = load_surface(scene.surface, scene.formula)
+    st.caption(
+        "A race at hand-picked learning rates cannot say which optimizer is best: each must run at its own best "
+        "rate, and how wide the band of good rates is matters as much. These sweeps rerun the scene (its starts, "
+        f"noise seeds and {scene.steps} steps) at {sweep.N_RATES} learning rates per optimizer."
+    )
+    sens_tab, beta_tab, map_tab = st.tabs(["Learning-rate sensitivity", "(lr, beta) map", "Outcome maps"],
+                                          key="compare_tab", on_change="rerun")
+    if sens_tab.open:
+        with sens_tab:
+            _sensitivity(scene)
+    if beta_tab.open:
+        with beta_tab:
+            _beta(scene)
+    if map_tab.open:
+        with map_tab:
+            _maps(scene, surf)
+
+
+def _with_progress(fn, *args):
+    """Return ``fn(*args, _progress=...)`` while a progress bar shows how far it got."""
+    bar = st.progress(0.0, text="Running the sweep (the first run on a surface compiles the rules, a few seconds)")
+
+    def progress(share: float) -> None:
+        bar.progress(min(1.0, share))
+
+    try:
+        return fn(*args, _progress=progress)
+    finally:
+        bar.empty()
+
+
+def _sensitivity(scene: Scene) -> None:
+    results = _with_progress(cached_sensitivity, scene)
+    colors = [color_of(r, i) for i, r in enumerate(scene.racers)]
+    st.altair_chart(sensitivity_chart(results, colors), width="stretch")
+    st.dataframe(sensitivity_rows(results), hide_index=True, width="stretch", column_config={
+        "best lr": st.column_config.NumberColumn(format="%.4g"),
+        "loss above minimum": st.column_config.NumberColumn(format="%.3g"),
+        "steps to the minimum": st.column_config.NumberColumn(format="%d"),
+    })
+    st.caption(
+        "Loss above the minimum after the last step, mean over starts and seeds (the band spans the best and worst "
+        f"seed); a rate at which any run diverged is left out. The good band: neighbouring rates within "
+        f"{sweep.BAND_FACTOR:g}x of the best loss; its width in decades (1 = a factor of ten in the rate)."
+    )
+    best = [r.best_rate for r in results]
+    st.button("Race each at its best rate", key="act_best_rates", on_click=set_best_rates, args=(best,),
+              disabled=all(b is None for b in best),
+              help="sets every racer's learning rate to its best rate from this sweep")
+
+
+def set_best_rates(best: list[float | None], prefix: str = "r") -> None:
+    """Set each racer's learning-rate widget to its best rate (a callback: runs before the widgets are drawn)."""
+    ids = st.session_state.get(f"{prefix}_ids", [])
+    for i, rate in zip(ids, best):
+        if rate is not None:
+            st.session_state[racer_key(i, "lr", prefix)] = float(f"{rate:.4g}")
+
+
+def sensitivity_rows(results: list[sweep.Sensitivity]) -> list[dict]:
+    """Return one table row per optimizer: best rate, its loss, the good band and its width."""
+    rows = []
+    for s in results:
+        if s.best is None:
+            rows.append({"optimizer": s.label, "best lr": None, "loss above minimum": None, "good band": "none",
+                         "band width (decades)": None, "diverged at": "every rate"})
+            continue
+        lo, hi = s.band
+        div = np.flatnonzero(s.diverged > 0)
+        rows.append({
+            "optimizer": s.label, "best lr": float(f"{s.best_rate:.4g}"), "loss above minimum": float(s.gap[s.best]),
+            "steps to the minimum": None if math.isnan(s.steps[s.best]) else int(s.steps[s.best]),
+            "good band": f"{s.rates[lo]:.3g} to {s.rates[hi]:.3g}", "band width (decades)": round(s.band_decades, 2),
+            "diverged at": f"lr >= {s.rates[div[0]]:.3g}" if div.size else "no rate",
+        })
+    return rows
+
+
+def sensitivity_chart(results: list[sweep.Sensitivity], colors: list[str]) -> alt.LayerChart:
+    """Return the log-log chart of loss above the minimum against the learning rate, one curve per optimizer."""
+    rows, best = [], []
+    for s in results:
+        for k, rate in enumerate(s.rates):
+            if math.isfinite(s.gap[k]):
+                rows.append({"optimizer": s.label, "lr": float(rate), "loss": float(s.gap[k]),
+                             "low": float(s.gap_low[k]), "high": float(s.gap_high[k])})
+        if s.best is not None:
+            best.append({"optimizer": s.label, "lr": s.best_rate, "loss": float(s.gap[s.best]),
+                         "note": f"best {s.best_rate:.3g}, band {s.band_decades:.1f} decades"})
+    scale = alt.Scale(domain=[s.label for s in results], range=colors)
+    x = alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate")
+    y = alt.Y("loss:Q", scale=alt.Scale(type="log"), title="final loss above the minimum")
+    base = alt.Chart(alt.Data(values=rows))
+    band = base.mark_area(opacity=0.18).encode(x, alt.Y("low:Q", scale=alt.Scale(type="log")), y2="high:Q",
+                                               color=alt.Color("optimizer:N", scale=scale))
+    line = base.mark_line(point=True).encode(x, y, color=alt.Color("optimizer:N", scale=scale),
+                                             tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".3g"),
+                                                      alt.Tooltip("loss:Q", format=".3g")])
+    marks = alt.Chart(alt.Data(values=best)).mark_point(shape="diamond", size=180, filled=True, stroke="black").encode(
+        x, y, color=alt.Color("optimizer:N", scale=scale, legend=alt.Legend(orient="bottom")),
+        tooltip=["optimizer:N", "note:N"])
+    return (band + line + marks).properties(height=380)
+
+
+def _beta(scene: Scene) -> None:
+    with_beta = [(i, r) for i, r in enumerate(scene.racers) if sweep.beta_name(r.make()) is not None]
+    if not with_beta:
+        st.info("None of the racers has a momentum parameter beta; add Momentum, Adam or RMSProp to see this map.")
+        return
+    labels = {i: r.label() for i, r in with_beta}
+    index = st.selectbox("optimizer", list(labels), format_func=labels.get, key="compare_beta_racer")
+    bm = _with_progress(cached_beta_map, scene, index)
+    st.altair_chart(beta_chart(bm), width="stretch")
+    if bm.best is not None:
+        b, r = bm.best
+        st.caption(f"Best: lr = {bm.rates[r]:.3g}, {bm.beta} = {bm.betas[b]:.3g} (loss above the minimum "
+                   f"{bm.gap[b, r]:.3g}). Black cells diverged.")
+
+
+def beta_chart(bm: sweep.BetaMap) -> alt.LayerChart:
+    """Return the (lr, beta) heat map of log10 loss above the minimum, diverged cells black, the best ringed."""
+    rows = []
+    for b, beta in enumerate(bm.betas):
+        for r, rate in enumerate(bm.rates):
+            g = bm.gap[b, r]
+            rows.append({"lr": f"{rate:.2g}", "beta": f"{beta:.3g}", "r": r, "b": b,
+                         "log10 loss": float(math.log10(g)) if math.isfinite(g) else None,
+                         "diverged": not math.isfinite(g)})
+    lr_order = [f"{v:.2g}" for v in bm.rates]
+    beta_order = [f"{v:.3g}" for v in bm.betas][::-1]
+    x = alt.X("lr:O", sort=lr_order, title="learning rate", axis=alt.Axis(labelAngle=-60))
+    y = alt.Y("beta:O", sort=beta_order, title=bm.beta)
+    base = alt.Chart(alt.Data(values=rows))
+    cells = base.mark_rect().encode(
+        x, y, color=alt.Color("log10 loss:Q", scale=alt.Scale(scheme="viridis"),
+                              title="log10 loss above min"),
+        tooltip=["lr:N", "beta:N", alt.Tooltip("log10 loss:Q", format=".2f")],
+    ).transform_filter("datum.diverged == false")
+    dead = base.mark_rect(color=DIVERGED_COLOR).encode(x, y).transform_filter("datum.diverged == true")
+    layers = cells + dead
+    if bm.best is not None:
+        b, r = bm.best
+        best = [{"lr": f"{bm.rates[r]:.2g}", "beta": f"{bm.betas[b]:.3g}"}]
+        layers = layers + alt.Chart(alt.Data(values=best)).mark_point(shape="square", size=120, color="white",
+                                                                      strokeWidth=2).encode(x, y)
+    return layers.properties(height=420, title=f"{bm.label}: loss after the race, by (lr, {bm.beta})")
+
+
+def _maps(scene: Scene, surf) -> None:
+    n = st.segmented_control("starts per side", MAP_SIZES, default=128, key="compare_map_n") or 128
+    if engine.compiled_surface(surf) is None:
+        # no compiled engine (a mean over data, or numba missing): NumPy would take minutes for a large grid
+        n = min(int(n), MAP_SIZES[0])
+        st.caption(f"This surface runs without the compiled engine, so its maps are {n} x {n} starts.")
+    maps = _with_progress(cached_outcome_maps, scene, int(n))
+    colors = [color_of(r, i) for i, r in enumerate(scene.racers)]
+    st.image(plots.figure_png(outcome_figure(maps, surf, colors)), width="stretch")
+    rows = []
+    for m in maps:
+        total = m.outcome.size
+        row = {"optimizer": m.label}
+        for k in range(len(surf.minima)):
+            row[f"minimum {k + 1}"] = f"{(m.outcome == k).sum() / total:.0%}"
+        row["elsewhere"] = f"{(m.outcome == sweep.ELSEWHERE).sum() / total:.0%}"
+        row["diverged"] = f"{(m.outcome == sweep.DIVERGED).sum() / total:.0%}"
+        rows.append(row)
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(
+        f"Each pixel is a start: coloured by the declared minimum its run ends within {tolerance(scene, surf):.3g} "
+        "of (the star of the same colour), grey where it stopped elsewhere (darker for a higher final loss), black "
+        "where it diverged; paler where it "
+        f"took more of the {scene.steps} steps to get there. Without gradient noise."
+    )
+
+
+def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) -> Figure:
+    """Return the figure of the outcome maps side by side, minima starred in their basins' colours."""
+    from matplotlib.colors import to_rgb
+
+    k = len(maps)
+    cols = min(k, 4)
+    rows = math.ceil(k / cols)
+    fig = Figure(figsize=(3.4 * cols, 3.5 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    minima = list(surf.minima)
+    palette = [to_rgb(BASIN_COLORS[i % len(BASIN_COLORS)]) for i in range(len(minima))]
+    for ax, m, rc in zip(axes.ravel(), maps, racer_colors):
+        img = np.empty(m.outcome.shape + (3,))
+        img[...] = to_rgb(ELSEWHERE_COLOR)
+        other = (m.outcome == sweep.ELSEWHERE) & np.isfinite(m.loss)
+        if other.any():
+            # stopped elsewhere: darker grey for a higher final loss, so a grid of local minima shows its levels
+            z = np.log1p(np.maximum(m.loss[other] - np.nanmin(m.loss[other]), 0.0))
+            share = z / z.max() if z.max() > 0 else np.zeros_like(z)
+            img[other] = (0.85 - 0.45 * share)[:, None]
+        img[m.outcome == sweep.DIVERGED] = to_rgb(DIVERGED_COLOR)
+        steps_max = max(1, int(m.steps.max()))
+        for i, c in enumerate(palette):
+            sel = m.outcome == i
+            # paler with more steps: from the full colour (at once) to halfway to white (at the last step)
+            fade = 0.5 * (np.clip(m.steps[sel], 0, None) / steps_max)[:, None]
+            img[sel] = np.asarray(c) * (1 - fade) + fade
+        dx = (m.xs[1] - m.xs[0]) / 2
+        dy = (m.ys[1] - m.ys[0]) / 2
+        ax.imshow(img, origin="lower", extent=(m.xs[0] - dx, m.xs[-1] + dx, m.ys[0] - dy, m.ys[-1] + dy),
+                  interpolation="nearest", aspect="auto")
+        for i, (mx, my) in enumerate(minima):
+            ax.plot([mx], [my], marker="*", markersize=17, color="black", linestyle="none")
+            ax.plot([mx], [my], marker="*", markersize=13, color=BASIN_COLORS[i % len(BASIN_COLORS)],
+                    markeredgecolor="white", markeredgewidth=1.2, linestyle="none")
+        ax.set_title(m.label, fontsize=10, color=rc)
+        ax.set_xlim(m.xs[0] - dx, m.xs[-1] + dx)
+        ax.set_ylim(m.ys[0] - dy, m.ys[-1] + dy)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[k:]:
+        ax.set_visible(False)
+    return fig

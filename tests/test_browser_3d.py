@@ -1,0 +1,381 @@
+"""The animator's 3-D view in a real headless Chromium (WebGL drawn by SwiftShader, no GPU).
+
+Drives ``tests/apps/race_demo.py`` (a synthetic race on Rosenbrock's function,
+with the app's height grid) and, for the screenshots, the app itself. The
+references are computed here, not read from the view: the ball's position on
+screen is found in the pixels (the picture with the balls minus the picture
+without them), the expected one by projecting the path's point with the
+camera's matrix and this file's own interpolation of the height grid; a click
+is unprojected and marched along the ray to this file's own surface.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import sys
+import time
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+from support import APP, ARTIFACTS, READY, ROOT, launch, require_chromium, serve
+
+DEMO = ROOT / "tests" / "apps" / "race_demo.py"
+sys.path.insert(0, str(DEMO.parent))
+from race_demo import EXTENT, demo_payload  # noqa: E402
+
+ROOT_SEL = "[data-testid='race-root']"
+CANVAS = "[data-testid='race-3d-canvas']"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    with sync_playwright() as pw:
+        b = launch(pw)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    with serve(DEMO, log=tmp_path_factory.mktemp("race3d") / "streamlit.log") as base:
+        yield base
+
+
+def open_page(browser, base, query="", width=1366, height=768, first=r"step 0 / [1-9]\d*"):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(f"{base}/?{query}")
+    page.wait_for_selector(READY, timeout=60_000)
+    expect(page.locator("[data-testid='race-frame']")).to_have_text(re.compile(first), timeout=60_000)
+    return page
+
+
+def show_3d(page):
+    page.click("[data-testid='race-view-3d']")
+    expect(page.locator(CANVAS)).to_be_visible()
+    wait_until(lambda: probe(page) is not None and probe(page)["zRange"] is not None, "the 3-D view to build")
+    # Pictures compared pixel by pixel need one resolution: no adapting to a slow machine from here on.
+    page.locator(ROOT_SEL).evaluate("(el) => { el.__descentRace.view3d.adaptResolution = () => {}; }")
+
+
+def close(page):
+    assert page.locator("[data-testid='stException']").count() == 0, "the page showed an exception"
+    assert page.errors == [], f"JavaScript errors: {page.errors}"
+    page.close()
+
+
+def wait_until(predicate, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not happen within {timeout:g} s")
+
+
+def probe(page) -> dict | None:
+    return page.locator(ROOT_SEL).evaluate("(el) => el.__descentRace.view3d.probe()")
+
+
+def runs(page) -> int:
+    return int(page.get_by_text(re.compile(r"^runs \d+")).inner_text().split()[1])
+
+
+def frame(page) -> int:
+    return int(page.get_attribute("[data-testid='race-frame']", "data-frame"))
+
+
+def decode(url: str) -> np.ndarray:
+    raw = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGBA")).astype(float)
+
+
+def canvas_image(page, hide_heads=False, hide_trails=False) -> np.ndarray:
+    """Return the 3-D canvas's pixels, rendered now (optionally without the balls or the trails)."""
+    url = page.locator(ROOT_SEL).evaluate(
+        """(el, [heads, trails]) => {
+          const v = el.__descentRace.view3d;
+          const shown = v.items.map((it) => [it.head.visible, it.trail.visible]);
+          for (const it of v.items) {
+            if (heads) it.head.visible = false;
+            if (trails) it.trail.visible = false;
+          }
+          v.render();
+          const url = v.el.canvas.toDataURL('image/png');
+          v.items.forEach((it, i) => { [it.head.visible, it.trail.visible] = shown[i]; });
+          v.render();
+          return url;
+        }""",
+        [hide_heads, hide_trails],
+    )
+    return decode(url)
+
+
+# -- an independent model of the view: grid heights and the camera ---------------
+
+
+class Model:
+    """The payload's grid and the camera's matrix, with the data-to-world map the view documents."""
+
+    def __init__(self, payload: dict, pr: dict):
+        part = payload["surface3d"]
+        nx, ny = part["n"]
+        self.h = np.frombuffer(base64.b64decode(part["h"]), dtype="<u2").reshape(ny, nx) / 65535.0
+        self.extent = payload["extent"]
+        self.m = np.array(pr["viewProj"]).reshape(4, 4).T  # three.js stores matrices column-major
+        self.size = pr["size"]
+        self.sx, self.sy, self.zh = pr["sx"], pr["sy"], pr["zh"]
+
+    def height(self, x, y) -> float:
+        """Bilinear height (0..1) of the grid at data (x, y)."""
+        x0, x1, y0, y1 = self.extent
+        ny, nx = self.h.shape
+        gx = np.clip((x - x0) / (x1 - x0) * (nx - 1), 0, nx - 1)
+        gy = np.clip((y - y0) / (y1 - y0) * (ny - 1), 0, ny - 1)
+        i, j = min(int(gx), nx - 2), min(int(gy), ny - 2)
+        fx, fy = gx - i, gy - j
+        h = self.h
+        return ((1 - fx) * (1 - fy) * h[j, i] + fx * (1 - fy) * h[j, i + 1]
+                + (1 - fx) * fy * h[j + 1, i] + fx * fy * h[j + 1, i + 1])
+
+    def world(self, x, y, above=0.0):
+        x0, x1, y0, y1 = self.extent
+        return np.array([((x - x0) / (x1 - x0) * 2 - 1) * self.sx, ((y - y0) / (y1 - y0) * 2 - 1) * self.sy,
+                         self.height(x, y) * self.zh + above])
+
+    def to_data(self, X, Y):
+        x0, x1, y0, y1 = self.extent
+        return x0 + (X / self.sx + 1) / 2 * (x1 - x0), y0 + (Y / self.sy + 1) / 2 * (y1 - y0)
+
+    def screen(self, p) -> np.ndarray:
+        c = self.m @ np.append(p, 1.0)
+        ndc = c[:3] / c[3]
+        w, h = self.size
+        return np.array([(ndc[0] + 1) / 2 * w, (1 - ndc[1]) / 2 * h])
+
+    def pick(self, px, py):
+        """Return the data (x, y) of the surface under canvas pixel (px, py): the first crossing along the ray."""
+        w, h = self.size
+        ndc = np.array([px / w * 2 - 1, 1 - py / h * 2])
+        inv = np.linalg.inv(self.m)
+        ends = []
+        for z in (-1.0, 1.0):
+            q = inv @ np.array([ndc[0], ndc[1], z, 1.0])
+            ends.append(q[:3] / q[3])
+        a, b = ends
+
+        def above(t):
+            p = a + (b - a) * t
+            x, y = self.to_data(p[0], p[1])
+            x0, x1, y0, y1 = self.extent
+            if not (x0 <= x <= x1 and y0 <= y <= y1):
+                return True
+            return p[2] > self.height(x, y) * self.zh
+
+        ts = np.linspace(0, 1, 20001)
+        t_hit = next(t for t in ts if not above(t))
+        lo, hi = t_hit - ts[1], t_hit
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if above(mid) else (lo, mid)
+        p = a + (b - a) * hi
+        return self.to_data(p[0], p[1])
+
+
+# -- tests -------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_the_3d_canvas_draws_with_webgl(browser, demo):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = open_page(browser, demo)
+    assert page.locator("[data-testid='race-map']").is_visible()
+    show_3d(page)
+    assert page.locator(ROOT_SEL).get_attribute("data-webgl") == "1"
+    assert not page.locator("[data-testid='race-map']").is_visible()
+    img = canvas_image(page)
+    grey = img[..., :3].mean(axis=2)
+    drawn = img[..., 3] > 0
+    Image.fromarray(img.astype(np.uint8)).save(ARTIFACTS / "race_3d_canvas.png")
+    assert drawn.mean() > 0.15, f"only {drawn.mean():.0%} of the canvas is drawn"
+    assert grey[drawn].std() > 10, "the surface looks blank"
+    colours = np.unique((img[drawn][:, :3] // 16).astype(int), axis=0)
+    assert len(colours) > 40, f"only {len(colours)} colours: the contour image is not on the mesh"
+    # Back to the map: the 3-D view hides, the map shows.
+    page.click("[data-testid='race-view-2d']")
+    expect(page.locator("[data-testid='race-map']")).to_be_visible()
+    expect(page.locator(CANVAS)).to_be_hidden()
+    close(page)
+
+
+@pytest.mark.browser
+def test_drag_turns_wheel_zooms_double_click_resets_and_none_reruns(browser, demo):
+    page = open_page(browser, demo)
+    show_3d(page)
+    page.wait_for_timeout(500)
+    before_runs = runs(page)
+    home = probe(page)["angles"]
+    before = canvas_image(page)
+    box = page.locator(CANVAS).bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(cx + 14 * i, cy + 3 * i)
+    page.mouse.up()
+    turned = probe(page)["angles"]
+    assert turned[0] < home[0] - 0.5, "dragging right did not turn the surface"
+    after = canvas_image(page)
+    # the view may draw fewer pixels while turning is slow: compare at one size
+    size = (after.shape[1], after.shape[0])
+    before = np.asarray(Image.fromarray(before.astype(np.uint8)).resize(size)).astype(float)
+    assert np.abs(after - before).mean() > 3, "the picture did not change"
+    page.mouse.wheel(0, 300)
+    wait_until(lambda: probe(page)["angles"][2] > turned[2] * 1.2, "the wheel to zoom out")
+    page.mouse.dblclick(cx, cy)
+    wait_until(lambda: np.allclose(probe(page)["angles"], home), "a double-click to reset the view")
+    page.wait_for_timeout(1200)  # a rerun would have arrived by now
+    assert runs(page) == before_runs, "turning or zooming made the server run the script"
+    assert page.get_by_text("clicks 0").count() == 1, "a double-click set a start"
+    close(page)
+
+
+@pytest.mark.browser
+def test_balls_follow_the_projected_path_while_playing(browser, demo):
+    query = "racers=1&steps=200"
+    payload = demo_payload(racers=1, steps=200)
+    flat = payload["racers"][0]["paths"][0]
+    page = open_page(browser, demo, query)
+    show_3d(page)
+    # Look from high above, so that no hill of the surface hides the ball.
+    page.locator(ROOT_SEL).evaluate("(el) => { el.__descentRace.view3d.orbit.elevation = 1.25; }")
+    before_runs = runs(page)
+    checked = []
+    page.select_option("[data-testid='race-speed']", "0.25")  # slow enough to pause where we want
+    for target in (20, 70, 120):
+        page.click("[data-testid='race-play']")
+        wait_until(lambda t=target: frame(page) >= t, f"playback to reach step {target}", timeout=40)
+        page.click("[data-testid='race-play']")  # pause
+        page.click("[data-testid='race-forward']")  # a whole step: the ball sits on a path point
+        k = frame(page)
+        pr = probe(page)
+        model = Model(payload, pr)
+        with_balls = canvas_image(page, hide_trails=True)
+        without = canvas_image(page, hide_heads=True, hide_trails=True)
+        diff = np.abs(with_balls - without)[..., :3].sum(axis=2) > 60
+        assert diff.sum() > 20, f"no ball found on the canvas at step {k}"
+        ys, xs = np.nonzero(diff)
+        scale = with_balls.shape[1] / pr["size"][0]  # canvas pixels per CSS pixel
+        seen = np.array([xs.mean(), ys.mean()]) / scale
+        x, y = flat[2 * k], flat[2 * k + 1]
+        expected = model.screen(model.world(x, y, above=pr["ballRadius"] * 0.9))
+        err = np.hypot(*(seen - expected))
+        assert err < 6, f"step {k}: ball at {seen.round(1)} px, path point projects to {expected.round(1)} px"
+        checked.append(k)
+    assert len(set(checked)) == 3 and checked == sorted(checked)
+    assert runs(page) == before_runs, "playing made the server run the script"
+    close(page)
+
+
+@pytest.mark.browser
+def test_a_click_on_the_mesh_sets_the_start_under_the_cursor(browser, demo):
+    payload = demo_payload()
+    page = open_page(browser, demo)
+    show_3d(page)
+    model = Model(payload, probe(page))
+    box = page.locator(CANVAS).bounding_box()
+    px, py = box["width"] * 0.45, box["height"] * 0.55
+    want = model.pick(px, py)
+    page.mouse.click(box["x"] + px, box["y"] + py)
+    clicked = page.get_by_text(re.compile(r"^clicked "))
+    expect(clicked).to_be_visible(timeout=30_000)
+    got = [float(v) for v in clicked.inner_text().split()[1:]]
+    cell = (EXTENT[1] - EXTENT[0]) / (model.h.shape[1] - 1)
+    assert abs(got[0] - want[0]) < cell and abs(got[1] - want[1]) < cell, f"start {got}, under the cursor {want}"
+    expect(page.get_by_text("clicks 1")).to_be_visible()
+    close(page)
+
+
+@pytest.mark.browser
+def test_a_diverging_racer_ends_on_the_windows_edge_and_the_z_range_stays(browser, demo):
+    payload = demo_payload(diverge=True)
+    part = payload["surface3d"]
+    nx, ny = part["n"]
+    h = np.frombuffer(base64.b64decode(part["h"]), dtype="<u2") / 65535.0
+    ranges = {}
+    for diverge in (0, 1):
+        page = open_page(browser, demo, f"diverge={diverge}")
+        show_3d(page)
+        page.locator(ROOT_SEL).focus()
+        page.keyboard.press("End")
+        wait_until(lambda p=page: frame(p) == payload["steps"], "the last step")
+        pr = probe(page)
+        ranges[diverge] = pr["zRange"]
+        if diverge:
+            cross = pr["crosses"][-1]
+            assert cross is not None, "the diverged racer has no cross"
+            x0, x1, y0, y1 = EXTENT
+            on_edge = min(abs(cross[0] - x0), abs(cross[0] - x1), abs(cross[1] - y0), abs(cross[1] - y1))
+            assert on_edge < 1e-9, f"the cross at {cross} is not on the window's edge"
+            assert pr["heads"][-1] is None, "the diverged racer's ball is still shown"
+            assert all(c is None for c in pr["crosses"][:-1])
+        close(page)
+    assert ranges[0] == ranges[1]
+    assert ranges[1] == pytest.approx([h.min() * 0.75, h.max() * 0.75], abs=1e-6)
+    assert h.min() == 0.0 and h.max() == 1.0
+
+
+@pytest.mark.browser
+def test_png_download_of_the_current_view(browser, demo):
+    page = open_page(browser, demo)
+    show_3d(page)
+    with page.expect_download() as dl:
+        page.click("[data-testid='race-3d-png']")
+    path = dl.value.path()
+    img = Image.open(path)
+    assert img.format == "PNG"
+    w, h = probe(page)["size"]
+    assert img.width >= w * 0.5 and abs(img.width / img.height - w / h) < 0.02
+    assert dl.value.suggested_filename.endswith(".png")
+    close(page)
+
+
+@pytest.mark.browser
+def test_presenter_mode_switches_to_3d_and_fits(browser, demo):
+    page = open_page(browser, demo, "presenter=1", width=1366, height=768)
+    show_3d(page)
+    box = page.locator(CANVAS).bounding_box()
+    assert box["height"] > 300 and box["y"] + box["height"] <= 768 + 1
+    close(page)
+
+
+SCENES = {
+    "rosenbrock": "s=rosenbrock&n=600",
+    "himmelblau": "s=himmelblau&r=" + quote("sgd(lr=0.01)#0072B2") + "&x0=-4,-4&xs=" + quote("4,4;-4,4;4,-4") + "&n=300",
+    "saddle": "s=saddle&x0=-1.8,0.001&n=300",
+}
+
+
+@pytest.mark.browser
+def test_screenshots_of_the_app_in_3d(browser, tmp_path):
+    """Rosenbrock, Himmelblau (four starts, four basins) and the saddle in the app's 3-D view."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve(APP, log=tmp_path / "app.log") as base:
+        for name, query in SCENES.items():
+            page = open_page(browser, base, query, width=1366, height=900, first=r"step \d+ / [1-9]\d*")
+            show_3d(page)
+            page.locator(ROOT_SEL).focus()
+            page.keyboard.press("End")
+            wait_until(lambda p=page: p.get_attribute("[data-testid='race-frame']", "data-playing") == "false"
+                       and frame(p) > 0, "the last step")
+            img = canvas_image(page)
+            assert img[..., :3].mean(axis=2)[img[..., 3] > 0].std() > 10
+            page.locator(ROOT_SEL).screenshot(path=str(ARTIFACTS / f"race_3d_{name}.png"))
+            close(page)
