@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import urllib.parse
 
 import altair as alt
 import numpy as np
@@ -156,12 +157,18 @@ def _query_dict() -> dict:
     return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
 
 
-def _keep_url(exp: Experiment) -> None:
-    """Write the experiment into the page's URL, so the address bar is always a link to it."""
-    query = to_query(exp)
-    flat = {k: (v if len(v) > 1 or k == "r" else v[0]) for k, v in _query_dict().items()}
-    if query != flat:
-        st.query_params.from_dict(query)
+def _share(exp: Experiment) -> None:
+    """Show the link that opens this experiment (the page reads it on arrival).
+
+    The address bar is not kept in sync as on the surfaces page: that page
+    follows every change of the URL as a Back or Forward step, and would read
+    this page's keys as a scene once the query survives a page switch.
+    """
+    base = (getattr(st.context, "url", "") or "").split("?", 1)[0]
+    with st.expander("Share this experiment"):
+        st.code(f"{base}?{urllib.parse.urlencode(to_query(exp), doseq=True)}", language=None, wrap_lines=True)
+        st.caption("Anyone opening this link gets the same data, network, settings and optimizers, and so the same "
+                   "numbers.")
 
 
 def _on_upload() -> None:
@@ -418,7 +425,7 @@ def render() -> None:
         st.info(f"**{as_text(preset.title)}.** {as_text(preset.lesson)}"
                 + ("" if same else " (You changed the preset's settings since.)"))
     if exp is not None:
-        _keep_url(exp)
+        _share(exp)
     c1, c2, c3 = st.columns([2, 3, 2])
     train_clicked = c1.button("Train", type="primary", disabled=exp is None, key="act_mlp_train")
     c2.button("Run the article's experiment", key="act_mlp_article", on_click=_load_article,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from app.experiment import presets
+from app.experiment import from_query, normalized, presets
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 
@@ -30,6 +31,11 @@ def test_choosing_a_preset_fills_the_controls_and_states_its_lesson():
     assert at.sidebar.number_input(key="mlp_batch").value == p.experiment.batch_size
     info = [i.value.replace("\\", "") for i in at.info]
     assert any(p.lesson[:40] in v and "changed" not in v for v in info), info
+    # the share link carries the whole experiment: read back, it is the preset's
+    link = at.code[0].value
+    query = urllib.parse.parse_qs(link.split("?", 1)[1])
+    back, notes = from_query(query)
+    assert notes == [] and normalized(back) == normalized(p.experiment)
     at.sidebar.number_input(key="mlp_epochs").set_value(50).run()
     assert any("changed the preset's settings" in i.value for i in at.info)
 
