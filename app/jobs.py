@@ -78,8 +78,11 @@ def _work(exp, csv_bytes: bytes | None, out, stop, budget: float) -> None:
     last = time.monotonic()
 
     def on_epoch(idx: int, record: dict) -> None:
-        nonlocal last
         bundle.append((idx, dict(record)))
+
+    def on_round(epoch: int) -> None:
+        # Whole rounds only: the page never sees one optimizer an epoch ahead of the others.
+        nonlocal last
         if time.monotonic() - last > FLUSH:
             out.put(("epochs", list(bundle)))
             bundle.clear()
@@ -87,7 +90,7 @@ def _work(exp, csv_bytes: bytes | None, out, stop, budget: float) -> None:
 
     try:
         data = exp.load_data() if csv_bytes is None else exp.load_data(csv_bytes)
-        training = run(exp, on_epoch, stop.is_set, data=data, budget=budget)
+        training = run(exp, on_epoch, stop.is_set, data=data, budget=budget, on_round=on_round)
     except ValueError as e:  # the project's own errors say what to change
         out.put(("error", str(e)))
         return
@@ -97,6 +100,8 @@ def _work(exp, csv_bytes: bytes | None, out, stop, budget: float) -> None:
         return
     if bundle:
         out.put(("epochs", list(bundle)))
+    for r in training.runs:
+        r.weights = None  # the landscape is computed: the weight snapshots (megabytes) stay in the worker
     out.put(("done", training))
 
 
@@ -167,10 +172,35 @@ class Job:
         """Return the share of all epochs of all racers done so far, 0..1."""
         return min(1.0, self.reported() / max(1, self.n_racers * self.epochs))
 
-    def curves(self, key: str = "batch_loss_mean") -> dict[int, tuple[list, list]]:
-        """Return racer index -> (epochs, values of ``key``) from the progress so far."""
+    def epochs_done(self) -> int:
+        """Return the race's epoch: the worker reports whole rounds, so the newest epoch any racer reported.
+
+        (A racer that diverged stops early; the others' epoch is the race's.)
+        """
         with self.lock:
-            return {i: ([r["epoch"] for r in recs], [r[key] for r in recs]) for i, recs in self.records.items()}
+            return max((recs[-1]["epoch"] for recs in self.records.values() if recs), default=0)
+
+    def curves(self, key: str = "batch_loss_mean") -> dict[int, tuple[list, list]]:
+        """Return racer index -> (epochs, values of ``key``) from the progress so far (records without it skipped)."""
+        with self.lock:
+            return {i: ([r["epoch"] for r in recs if r.get(key) is not None],
+                        [r[key] for r in recs if r.get(key) is not None]) for i, recs in self.records.items()}
+
+    def records_so_far(self) -> dict[int, list[dict]]:
+        """Return racer index -> a copy of its list of epoch records so far (shared dicts: read, do not change)."""
+        with self.lock:
+            return {i: list(recs) for i, recs in self.records.items()}
+
+    def latest_boundaries(self) -> dict[int, tuple[int, object]]:
+        """Return racer index -> (epoch, boundary snapshot) of the newest snapshot each racer has sent."""
+        with self.lock:
+            out = {}
+            for i, recs in self.records.items():
+                for r in reversed(recs):
+                    if r.get("boundary") is not None:
+                        out[i] = (r["epoch"], r["boundary"])
+                        break
+            return out
 
 
 def experiment_key(exp, csv_bytes: bytes | None) -> str:

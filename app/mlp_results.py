@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from surfaces.network.experiment import Training, summarize
 from surfaces.network.mlp import RECORD_KEYS
 
+from .mlp_views import POINT_COLORS
+
 #: the training accuracy whose first epoch the results table reports (the article-style "how fast" column)
 FAST = 0.99
 FAST_COLUMN = f"epochs to {FAST:.0%} acc."
@@ -72,18 +74,23 @@ def boundaries_figure(training: Training, fontsize: int = 10) -> Figure:
     rows = (n + cols - 1) // cols
     fig = Figure(figsize=(3.4 * cols, 3.3 * rows), dpi=100, layout="constrained")
     xs, ys, X, y = training.xs, training.ys, training.X, training.y
+    yy = np.asarray(y).ravel() > 0.5
     for k, run in enumerate(runs):
         ax = fig.add_subplot(rows, cols, k + 1)
         P = np.asarray(run.proba, dtype=float)
-        ax.contourf(xs, ys, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.75)
+        # Light regions, dark points of the same hues in a white ring: every point stays visible on its region.
+        ax.contourf(xs, ys, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
         ax.contour(xs, ys, P, levels=[0.5], colors="black", linewidths=1.5)
-        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="white", linewidths=0.4, s=12, vmin=0, vmax=1)
+        for cls, mask in ((0, ~yy), (1, yy)):
+            ax.scatter(X[mask, 0], X[mask, 1], color=POINT_COLORS[cls] / 255, edgecolors="white", linewidths=0.6,
+                       s=14)
         acc = run.history.train_acc[-1] if run.history.train_acc else None
         ax.set_title(f"{run.label}" + (f"\ntrain acc {acc:.3f}" if acc is not None else ""), fontsize=fontsize,
                      color=run.color or "black")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("Decision boundaries (black line: p = 0.5) over the standardised training data", fontsize=fontsize + 1)
+    # short enough for one column of 340 px: the page's caption says the rest
+    fig.suptitle("Decision boundaries (black: p = 0.5)", fontsize=fontsize + 1)
     return fig
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import urllib.parse
 
 import altair as alt
 import numpy as np
@@ -15,10 +16,21 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from surfaces.network import datasets
 from surfaces.network.datasets import Dataset
+from surfaces.network.experiment import DEFAULT_SHARPNESS_EVERY, LIVE_GRID, boundary_axes
 
 from . import plots
 from .controls import hyper_control, overlap_note, racer_controls, read_racer, write_racers
-from .experiment import ARTICLE, CSV, LIMITS, Experiment, parse_hidden
+from .experiment import (
+    ARTICLE,
+    CSV,
+    LIMITS,
+    Experiment,
+    from_query,
+    normalized,
+    parse_hidden,
+    presets,
+    to_query,
+)
 from .jobs import QUEUED, Engine, Job
 from .mlp_results import (
     FAST,
@@ -29,11 +41,22 @@ from .mlp_results import (
     curves_csv,
     results_table,
 )
+from .mlp_views import (
+    boundary_picture,
+    data_preview_figure,
+    digits_preview_figure,
+    landscape_figure,
+    path_loss_chart,
+    sharpness_chart,
+)
+from .mlp_views import curves_chart as race_chart
 from .text import as_text
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
 POLL = 0.25  # seconds between looks at a running job: a Stop click is handled within this
 REDRAW = 0.5  # seconds at least between two redraws of the live curves
+PICTURE_REDRAW = 1.0  # seconds at least between two redraws of the live boundary pictures
+PICTURE_WIDTH = 168  # pixels of one boundary picture on the page: eight wrap into rows
 
 
 def _session_alive(session: str) -> bool:
@@ -97,6 +120,7 @@ def _write_experiment(exp: Experiment) -> None:
     ss["mlp_epochs"] = int(exp.epochs)
     ss["mlp_seed"] = int(exp.seed)
     ss["mlp_dtype"] = exp.dtype
+    ss["mlp_sharpness"] = int(exp.sharpness_every)
     write_racers(exp.racers, ss, RACER_PREFIX)
 
 
@@ -114,12 +138,37 @@ def _read_experiment() -> Experiment:
         hidden=parse_hidden(ss["mlp_hidden"]), keep_prob=float(ss["mlp_keep_prob"]),
         batch_size=int(ss["mlp_batch"]), epochs=int(ss["mlp_epochs"]),
         racers=tuple(read_racer(i, ss, RACER_PREFIX) for i in ss[f"{RACER_PREFIX}_ids"]), seed=int(ss["mlp_seed"]), dtype=ss["mlp_dtype"],
+        sharpness_every=int(ss.get("mlp_sharpness", 0)),
     ).check()
 
 
 def _load_article() -> None:
     _write_experiment(ARTICLE)
     st.session_state["mlp_autostart"] = True
+
+
+def _on_preset() -> None:
+    name = st.session_state.get("mlp_preset")
+    if name:
+        _write_experiment(presets()[name].experiment)
+
+
+def _query_dict() -> dict:
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _share(exp: Experiment) -> None:
+    """Show the link that opens this experiment (the page reads it on arrival).
+
+    The address bar is not kept in sync as on the surfaces page: that page
+    follows every change of the URL as a Back or Forward step, and would read
+    this page's keys as a scene once the query survives a page switch.
+    """
+    base = (getattr(st.context, "url", "") or "").split("?", 1)[0]
+    with st.expander("Share this experiment"):
+        st.code(f"{base}?{urllib.parse.urlencode(to_query(exp), doseq=True)}", language=None, wrap_lines=True)
+        st.caption("Anyone opening this link gets the same data, network, settings and optimizers, and so the same "
+                   "numbers.")
 
 
 def _on_upload() -> None:
@@ -154,6 +203,8 @@ def _forget_upload(file_id: str | None, keep: str | None) -> None:
 
 def _controls() -> None:
     sb = st.sidebar
+    sb.selectbox("Preset", ["", *presets()], key="mlp_preset", on_change=_on_preset,
+                 format_func=lambda n: "choose a lesson..." if not n else presets()[n].title)
     sb.header("Data")
     names = [*datasets.DATASETS, CSV]
     sb.selectbox("Data set", names, key="mlp_dataset",
@@ -181,13 +232,21 @@ def _controls() -> None:
     c[1].number_input("Seed", key="mlp_seed", min_value=0, max_value=LIMITS["seed"][1], step=1,
                       help="one seed: every optimizer starts from the same initial weights")
     sb.selectbox("Precision", ["float32", "float64"], key="mlp_dtype")
+    sb.number_input("Sharpness every k-th epoch", key="mlp_sharpness", min_value=0,
+                    max_value=LIMITS["sharpness_every"][1], step=1,
+                    help="measure the largest eigenvalue of the loss's Hessian (power iteration) every k epochs "
+                         f"and plot it against 2/lr; 0 switches it off. Every {DEFAULT_SHARPNESS_EVERY} epochs "
+                         "costs a batch-32 training about a sixth more time")
     sb.header("Optimizers")
     racer_controls(RACER_PREFIX, LIMITS["racers"][1])
 
 
 def _init() -> None:
-    if f"{RACER_PREFIX}_ids" not in st.session_state:
-        _write_experiment(Experiment())
+    ss = st.session_state
+    if f"{RACER_PREFIX}_ids" not in ss:
+        exp, notes = from_query(_query_dict()) if len(st.query_params) else (Experiment(), [])
+        _write_experiment(exp)
+        ss["mlp_link_notes"] = notes
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -233,9 +292,10 @@ def _log_axis(values: pd.Series) -> alt.Axis:
                                              ": format(datum.value, '.0e')")
 
 
-def _draw_curves(chart, series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool) -> None:
-    """Draw the loss curves into the ``chart`` placeholder."""
-    spec = curves_chart(series, labels, colors, log)
+def _draw_curves(chart, records: dict[int, list[dict]], labels: list[str], colors: list[str], log: bool,
+                 epochs: int | None = None) -> None:
+    """Draw loss and accuracy (train and test) of every racer into the ``chart`` placeholder."""
+    spec = race_chart(records, labels, colors, log, epochs)
     if spec is not None:
         chart.altair_chart(spec, width="stretch")
 
@@ -270,43 +330,109 @@ def _experiment() -> Experiment | None:
     return exp
 
 
-def _follow(job: Job, bar, chart, labels: list[str], colors: list[str], log: bool) -> None:
+def _progress_text(job: Job) -> tuple[float, str]:
+    """Return the progress bar's fraction and what it says the training is doing."""
+    k, n, racers = job.epochs_done(), job.epochs, job.n_racers
+    who = f"{racers} optimizer{'s' if racers != 1 else ''}"
+    if job.state == QUEUED:
+        return 0.0, f"waiting for a free training worker ({engine().ahead(job)} training(s) before yours)"
+    if job.stopping:
+        return k / max(1, n), f"stopping at epoch {k} of {n}, {who}..."
+    return k / max(1, n), f"training: epoch {k} of {n}, {who} racing"
+
+
+def _draw_pictures(place, frames: dict[int, tuple[int, np.ndarray]], labels: list[str], xs, ys, X, y) -> None:
+    """Draw one boundary picture per racer (epoch in the caption) into the ``place`` placeholder."""
+    if not frames or xs is None:
+        return
+    names = _unique(labels)
+    order = sorted(frames)
+    pics = [boundary_picture(frames[i][1], xs, ys, X, y) for i in order]
+    caps = [f"{names[i]} · epoch {frames[i][0]}" for i in order]
+    place.image(pics, caption=caps, width=PICTURE_WIDTH)
+
+
+def _follow(job: Job, bar, chart, labels: list[str], colors: list[str], log: bool, pictures=None, sharp=None,
+            lrs: list | None = None, grid: tuple | None = None) -> None:
     """Return when ``job`` has ended, showing its progress meanwhile; the curves are redrawn at most every REDRAW s.
 
     The bar is updated on every look, epoch or not: that Streamlit call is
-    where a click on Stop (or any control) interrupts this loop.
+    where a click on Stop (or any control) interrupts this loop. The boundary
+    pictures (``grid`` = the live grid's axes and the points) follow the
+    newest snapshots at most every PICTURE_REDRAW s.
     """
-    shown, drawn_at = -1, -math.inf
+    shown, drawn_at, pictured_at = -1, -math.inf, -math.inf
     while not job.done:
+        frac, text = _progress_text(job)
+        bar.progress(min(1.0, frac), text=text)
         n = job.reported()
-        frac = min(1.0, n / max(1, job.n_racers * job.epochs))
-        if job.state == QUEUED:
-            text = f"waiting for a free training worker ({engine().ahead(job)} training(s) before yours)"
-        else:
-            text = "stopping..." if job.stopping else f"training... {frac:.0%} of all epochs"
-        bar.progress(frac, text=text)
-        if n != shown and time.monotonic() - drawn_at >= REDRAW:  # every redraw of the chart costs the server
-            _draw_curves(chart, job.curves(), labels, colors, log)
-            shown, drawn_at = n, time.monotonic()
+        now = time.monotonic()
+        if n != shown and now - drawn_at >= REDRAW:  # every redraw of the chart costs the server
+            _draw_curves(chart, job.records_so_far(), labels, colors, log, job.epochs)
+            if sharp is not None and lrs is not None:
+                spec = sharpness_chart(job.curves("sharpness"), lrs, labels, colors, job.epochs)
+                if spec is not None:
+                    sharp.altair_chart(spec, width="stretch")
+            shown, drawn_at = n, now
+        if pictures is not None and grid is not None and now - pictured_at >= PICTURE_REDRAW:
+            _draw_pictures(pictures, job.latest_boundaries(), labels, *grid)
+            pictured_at = now
         time.sleep(POLL)
+
+
+def _show_data(exp: Experiment | None) -> None:
+    """Show the data before training: the 2-D points, or a few images of each class for the digits."""
+    if exp is None or exp.dataset == CSV:
+        return
+    try:
+        data = _dataset(exp.dataset, exp.dataset_params)
+    except ValueError:
+        return
+    with st.expander("The data", expanded=st.session_state.get("mlp_job") is None):
+        if data.is_2d:
+            st.image(_preview_png(exp.dataset, exp.dataset_params, data), width=360)
+        elif exp.dataset == "digits":
+            st.image(_digits_png(exp.dataset, exp.dataset_params, data), width=460)
+        st.caption(f"{as_text(data.description or data.name)}: {data.n_train} training and {data.n_test} test "
+                   f"examples, {data.n_features} inputs each.")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _preview_png(name: str, params: tuple, _data) -> bytes:
+    return plots.figure_png(data_preview_figure(_data.X_train, _data.y_train, "training points"))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _digits_png(name: str, params: tuple, _data) -> bytes:
+    return plots.figure_png(digits_preview_figure(_data.X_train, _data.y_train))
 
 
 def render() -> None:
     """Draw the MLP panel."""
     _init()
     _controls()
+    ss = st.session_state
+    for note in ss.pop("mlp_link_notes", []):
+        st.warning(f"From the link: {as_text(note)}", icon="🔗")
     st.markdown("### Train a classifier with every optimizer, from the same initial weights")
     st.caption("ReLU hidden layers, one sigmoid output, binary cross-entropy, He initialisation, inverted dropout, "
-               "backpropagation by hand: the article's network with its defects fixed. Curves are the mean "
-               "mini-batch loss of each epoch.")
+               "backpropagation by hand: the article's network with its defects fixed. Every optimizer advances "
+               "one epoch in turn, so all curves grow together.")
+    preset = presets().get(ss.get("mlp_preset") or "")
     exp = _experiment()
+    if preset is not None:
+        same = exp is not None and normalized(exp) == normalized(preset.experiment)  # the lesson holds for the preset's settings, not for any change of them
+        st.info(f"**{as_text(preset.title)}.** {as_text(preset.lesson)}"
+                + ("" if same else " (You changed the preset's settings since.)"))
+    if exp is not None:
+        _share(exp)
     c1, c2, c3 = st.columns([2, 3, 2])
     train_clicked = c1.button("Train", type="primary", disabled=exp is None, key="act_mlp_train")
     c2.button("Run the article's experiment", key="act_mlp_article", on_click=_load_article,
               help=ARTICLE.title)
     stop_clicked = c3.button("Stop", key="act_mlp_stop")
 
-    ss, session, eng = st.session_state, _session(), engine()
+    session, eng = _session(), engine()
     if stop_clicked:
         eng.unwatch(session)  # a shared training goes on for the others who watch it
     if (train_clicked or ss.pop("mlp_autostart", False)) and exp is not None:
@@ -314,10 +440,12 @@ def render() -> None:
         ss["mlp_job"] = job.id
         ss["mlp_job_labels"] = [r.label() for r in exp.racers]
         ss["mlp_job_colors"] = [r.color or "#333333" for r in exp.racers]
+        ss["mlp_job_lrs"] = [dict(r.hp).get("lr") for r in exp.racers]
         ss["mlp_job_note"] = overlap_note(exp.racers)
+    _show_data(exp)
     job = eng.job(ss.get("mlp_job"))
     if job is None:
-        st.info("Choose a data set, a network and optimizers, then press **Train**. "
+        st.info("Choose a data set, a network and optimizers (or a preset), then press **Train**. "
                 "**Run the article's experiment** sets up the article's protocol on the digits 3 vs 8 and starts it.")
         return
     if not job.done and session not in job.watchers and not job.stopping:
@@ -326,26 +454,68 @@ def render() -> None:
         return
 
     labels, colors = ss.get("mlp_job_labels", []), ss.get("mlp_job_colors", [])
+    lrs = ss.get("mlp_job_lrs", [None] * len(labels))
     bar = st.progress(0.0, text="training...")
     ss.setdefault("mlp_log", True)
     log = st.toggle("log-scale loss", key="mlp_log")
     chart = st.empty()
     if ss.get("mlp_job_note"):  # SGD and momentum at the same lr: say why their curves coincide
         st.info(ss["mlp_job_note"], icon=":material/info:")
-    _follow(job, bar, chart, labels, colors, log)
+    sharp = st.empty() if job.experiment.sharpness_every else None
+    pictures, grid = None, None
+    live = _live_grid(job)
+    if live is not None:
+        st.markdown("#### Decision boundaries")
+        pictures, grid = st.empty(), live
+    _follow(job, bar, chart, labels, colors, log, pictures, sharp, lrs, grid)
     if job.training is None:
         bar.empty()
         why = job.error or "it was stopped before its first epoch ended"
         st.error(f"Training could not run: {as_text(why)}", icon="⚠️")
         return
-    _show_results(job.id, job.training, bar, chart, labels, colors, log)
+    _show_results(job.id, job.training, bar, chart, labels, colors, log, pictures, sharp)
 
 
-def _show_results(job_id: int, training, bar, chart, labels: list[str], colors: list[str], log: bool) -> None:
-    """Draw a finished training: final curves, the results table, the boundaries (2-D data), the exports."""
-    bar.progress(1.0, text="stopped early" if training.stopped else "done")
-    series = {i: (r.history.epoch, r.history.batch_loss_mean) for i, r in enumerate(training.runs)}
-    _draw_curves(chart, series, labels, colors, log)
+def _live_grid(job: Job) -> tuple | None:
+    """Return (xs, ys, X, y) of the live boundary pictures for a 2-D data set, else None."""
+    exp = job.experiment
+    if exp.dataset == CSV:
+        return None
+    try:
+        data = _dataset(exp.dataset, exp.dataset_params)
+    except ValueError:
+        return None
+    if not data.is_2d:
+        return None
+    # the worker's own grid, so the pictures match its snapshots
+    return (*boundary_axes(data, LIVE_GRID), data.X_train, data.y_train)
+
+
+def _show_results(job_id: int, training, bar, chart, labels: list[str], colors: list[str], log: bool,
+                  pictures=None, sharp=None) -> None:
+    """Draw a finished training: curves, the boundaries with a scrubber (2-D data), landscape, table, exports."""
+    if training.stopped:
+        bar.progress(training.epochs_done / max(1, training.epochs),
+                     text=f"stopped at epoch {training.epochs_done} of {training.epochs}")
+        st.warning(f"Stopped at epoch {training.epochs_done} of {training.epochs}: every optimizer's results "
+                   f"below are those of epoch {training.epochs_done}.")
+    else:
+        n = len(training.runs)
+        bar.progress(1.0, text=f"done: {training.epochs_done} epochs, {n} optimizer{'s' if n != 1 else ''}")
+    records = {i: r.history.records() for i, r in enumerate(training.runs)}
+    _draw_curves(chart, records, labels, colors, log, training.epochs)
+    if sharp is not None:
+        series = {i: ([e for e, _ in r.sharpness], [v for _, v in r.sharpness]) for i, r in enumerate(training.runs)}
+        spec = sharpness_chart(series, [r.lr for r in training.runs], labels, colors, training.epochs)
+        if spec is not None:
+            box = sharp.container()
+            box.altair_chart(spec, width="stretch")
+            box.caption("Sharpness: the largest eigenvalue of the training loss's Hessian (power iteration on "
+                       "Hessian-vector products). Dashed: 2/lr, where gradient descent stops being stable along "
+                       "that direction.")
+    if training.is_2d and pictures is not None:
+        _scrubber(job_id, training, labels, pictures)
+    _landscape(job_id, training, labels)
     st.markdown("#### Results")
     # Losses span many decades after a long run (RMSProp reaches 1e-7 on digits): three significant digits.
     # Accuracies with three decimals in both columns (0.840, not 0.84 beside 0.8367), as the article's table.
@@ -359,8 +529,52 @@ def _show_results(job_id: int, training, bar, chart, labels: list[str], colors: 
                                 "final train loss": st.column_config.NumberColumn(format="%.3g")})
     st.caption(f"{as_text(training.dataset.rstrip('. '))}; {training.n_train} training and {training.n_test} test examples.")
     if training.is_2d:
-        st.image(boundaries_png(job_id, training), width="stretch")
+        n = len([r for r in training.runs if r.proba is not None])
+        st.image(boundaries_png(job_id, training), width=min(4, max(1, n)) * 340)
+        st.caption("Final decision boundaries: black line p = 0.5; dots are the standardised training points.")
     _downloads(job_id, training)
+
+
+def _scrubber(job_id: int, training, labels: list[str], pictures) -> None:
+    """Replace the live pictures by a slider over the saved boundary snapshots of every optimizer."""
+    epochs = sorted({e for r in training.runs for e, _ in r.frames})
+    if len(epochs) < 2:
+        return
+    epoch = st.select_slider("Boundaries at epoch", options=epochs, value=epochs[-1], key=f"mlp_scrub_{job_id}")
+    frames = {}
+    for i, r in enumerate(training.runs):
+        got = [(e, f) for e, f in r.frames if e <= epoch]
+        if got:
+            frames[i] = got[-1]
+    _draw_pictures(pictures, frames, labels, training.live_xs, training.live_ys, training.X, training.y)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def _landscape_png(job_id: int, kind: str, _training) -> bytes:
+    return plots.figure_png(landscape_figure(_training.slices[kind]))
+
+
+def _landscape(job_id: int, training, labels: list[str]) -> None:
+    """Draw the loss landscape slice with every optimizer's path, and how faithful the projection is."""
+    if not training.slices:
+        if training.slice_note:
+            st.caption(as_text(training.slice_note))
+        return
+    st.markdown("#### The network's own loss landscape")
+    kind = st.radio("Plane", ["pca", "random"], horizontal=True, key="mlp_plane",
+                    format_func=lambda k: {"pca": "principal directions of the paths",
+                                           "random": "filter-normalised random directions"}[k])
+    sl = training.slices[kind]
+    c1, c2 = st.columns([3, 2])
+    c1.image(_landscape_png(job_id, kind, training), width="stretch")
+    spec = path_loss_chart(sl, labels)
+    if spec is not None:
+        c2.altair_chart(spec, width="stretch")
+    c2.caption("Solid: the loss along each optimizer's real path. Dashed: the loss at its points projected onto "
+               "the plane. Where they part, the picture on the left is not the whole story: the path left the plane.")
+    held = ", ".join(f"{as_text(p.label)} {p.explained:.0%}" for p in sl.paths)
+    st.caption(f"Share of each path's movement the plane holds: {held}. "
+               + (as_text(training.slice_note) if training.slice_note else ""))
 
 
 def _downloads(job_id: int, training) -> None:

@@ -34,7 +34,10 @@ def test_short_training_of_two_optimizers_shows_results_and_boundaries():
     assert {shown[c]["type_config"]["format"] for c in ("train accuracy", "test accuracy")} == {"%.3f"}
     assert shown["final train loss"]["type_config"]["format"] == "%.3g"
     images = [e for e in at.main if type(e).__name__ == "Image"]
-    assert len(images) == 1  # the decision boundaries, side by side
+    # the data, the boundary pictures under their scrubber, the loss landscape, the final boundaries side by side
+    assert len(images) == 4
+    (scrubber,) = at.select_slider
+    assert scrubber.label == "Boundaries at epoch" and scrubber.value == 8
 
 
 def test_bad_hidden_sizes_are_explained_and_training_is_disabled():
@@ -193,8 +196,14 @@ def test_following_a_job_touches_streamlit_on_every_look_even_without_new_epochs
         def reported(self):
             return 1  # one epoch reported, then nothing new
 
-        def curves(self):
+        def curves(self, key="batch_loss_mean"):
             return {0: ([1], [0.5])}
+
+        def epochs_done(self):
+            return 1
+
+        def records_so_far(self):
+            return {0: [{"epoch": 1, "train_loss": 0.5}]}
 
     class Bar:
         calls = 0

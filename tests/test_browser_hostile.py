@@ -192,6 +192,6 @@ def test_training_at_the_epoch_limit_can_be_stopped(page):
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Stop", exact=True).click()
-    expect(page.get_by_text("stopped early")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("stopped at epoch").first).to_be_visible(timeout=60_000)
     settle(page)
     expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()

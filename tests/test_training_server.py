@@ -49,7 +49,7 @@ async def _start_long_training(c: StreamlitClient) -> asyncio.Task:
     for label, value in LONG.items():
         await c.set_value(label, value)
     train = asyncio.create_task(c.click("Train", timeout=120))
-    await c.wait_until(lambda cl: "% of all epochs" in _progress(cl), timeout=60, what="training progress")
+    await c.wait_until(lambda cl: "optimizers racing" in _progress(cl), timeout=60, what="training progress")
     return train
 
 

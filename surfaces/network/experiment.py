@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,7 +31,9 @@ import numpy as np
 import optim
 
 from .datasets import DATASETS, Dataset, load
-from .mlp import DTYPES, MLP, History, MLPError, first_epoch_reaching, train
+from .landscape import GRID as SLICE_GRID
+from .landscape import Evaluator, flatten, make_slice, top_eigenvalue
+from .mlp import DTYPES, MLP, History, MLPError, Trainer, first_epoch_reaching
 
 #: what one comparison may ask for, inclusive; the app's controls read these bounds
 LIMITS = {
@@ -38,8 +41,9 @@ LIMITS = {
     "batch_size": (1, 20_000),
     "hidden_layers": (1, 4),
     "hidden_units": (1, 256),
-    "racers": (1, 6),
+    "racers": (1, 8),
     "seed": (0, 2**31 - 1),
+    "sharpness_every": (0, 1000),
 }
 GRID = 120  # decision-boundary grid resolution per axis
 
@@ -79,6 +83,8 @@ class Experiment:
     racers: tuple[Any, ...] = tuple(Entrant(n, (("lr", ARTICLE_LR),)) for n in ARTICLE_OPTIMIZERS)
     seed: int = 0
     dtype: str = "float32"
+    #: measure the sharpness (the loss Hessian's top eigenvalue) every this many epochs; 0: never
+    sharpness_every: int = 0
 
     def check(self) -> Experiment:
         """Return self when every field is within ``LIMITS``, else raise MLPError saying what to change.
@@ -98,7 +104,7 @@ class Experiment:
                 and 0 < self.keep_prob <= 1):
             raise MLPError(f"keep_prob (the fraction of hidden units dropout keeps) must be in (0, 1], "
                            f"got {self.keep_prob}")
-        for name in ("epochs", "batch_size", "seed"):
+        for name in ("epochs", "batch_size", "seed", "sharpness_every"):
             v = getattr(self, name)
             lo, hi = LIMITS[name]
             if not (isinstance(v, int) and lo <= v <= hi):
@@ -164,8 +170,11 @@ def cost_terms(experiment: Experiment, n_train: int, n_test: int, n_inputs: int)
     batches = math.ceil(n_train / experiment.batch_size)
     evaluated = n_train + n_test
     e = experiment.epochs
-    return ((6 * n_train + 2 * evaluated) * params * e, (3 * n_train + evaluated) * units * e, batches * e,
-            batches * layers * e, batches * params * e)
+    # Sharpness: each measurement up to SHARPNESS_ITERS Hessian-vector products of two full-batch gradients each.
+    grads = 2 * SHARPNESS_ITERS * (e // experiment.sharpness_every if experiment.sharpness_every else 0)
+    return ((6 * n_train + 2 * evaluated) * params * e + 6 * n_train * params * grads,
+            (3 * n_train + evaluated) * units * e + 3 * n_train * units * grads, batches * e + grads,
+            (batches * e + grads) * layers, batches * params * e)
 
 
 def estimated_seconds(experiment: Experiment, n_train: int, n_test: int, n_inputs: int) -> float:
@@ -196,14 +205,46 @@ def check_budget(experiment: Experiment, data: Dataset, budget: float) -> float:
 
 # -- the driver ------------------------------------------------------------------------------
 
+#: a boundary snapshot's grid per axis while training (the final picture uses GRID)
+LIVE_GRID = 48
+#: at most this many boundary snapshots per optimizer (every few epochs, spread over the training)
+MAX_FRAMES = 40
+#: at most this many weight snapshots per optimizer kept for the landscape (epochs are subsampled)
+MAX_PATH_POINTS = 120
+#: and at most this many numbers of weights kept over all optimizers together (memory of a worker)
+MAX_WEIGHT_NUMBERS = 8_000_000
+#: the sharpness interval the page suggests (and the benchmark measures)
+DEFAULT_SHARPNESS_EVERY = 10
+#: the sharpness's power iteration: at most this many Hessian-vector products per measurement
+SHARPNESS_ITERS = 30
+
+
+def stride(epochs: int, at_most: int) -> int:
+    """Return the step between kept epochs so that at most ``at_most`` (plus the last) of ``epochs`` are kept."""
+    return max(1, math.ceil(epochs / max(1, at_most)))
+
+
 @dataclass
 class TrainedRun:
-    """One optimizer's training: its label and colour, its History, and (2-D data) P(label 1) on the grid."""
+    """One optimizer's training: its label and colour, its History, and what was kept along the way.
+
+    ``proba`` is P(label 1) on the final grid (2-D data); ``frames`` the
+    boundary snapshots ``(epoch, P as uint8 0..255 on the LIVE_GRID)`` from
+    epoch 0 on; ``weight_epochs``/``weights`` the flattened weights of the
+    kept epochs (the landscape's path; dropped before the result leaves the
+    worker); ``sharpness`` the ``(epoch, top Hessian eigenvalue)`` pairs;
+    ``lr`` the optimizer's base learning rate (for the 2/lr line), or None.
+    """
 
     label: str
     color: str
     history: History
     proba: np.ndarray | None = None
+    frames: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    weight_epochs: list[int] = field(default_factory=list)
+    weights: list[np.ndarray] | None = None
+    sharpness: list[tuple[int, float]] = field(default_factory=list)
+    lr: float | None = None
 
 
 @dataclass
@@ -211,7 +252,8 @@ class Training:
     """What ``run`` gives back: one TrainedRun per optimizer, and what the data were.
 
     Numbers are floats throughout (a missing or non-finite value is NaN);
-    only ``History.to_dict`` turns them into JSON's None.
+    only ``History.to_dict`` turns them into JSON's None. Every run holds
+    the same epochs: a stop ends them all at the last epoch all completed.
     """
 
     dataset: str
@@ -224,6 +266,14 @@ class Training:
     ys: np.ndarray | None = None
     X: np.ndarray | None = None
     y: np.ndarray | None = None
+    #: the boundary snapshots' coarse grid axes (2-D data only)
+    live_xs: np.ndarray | None = None
+    live_ys: np.ndarray | None = None
+    epochs: int = 0  # as planned
+    epochs_done: int = 0  # as run by every optimizer
+    #: the loss landscape slices by kind ("pca", "random"), or why there is none
+    slices: dict = field(default_factory=dict)
+    slice_note: str = ""
 
     @property
     def stopped(self) -> bool:
@@ -235,16 +285,88 @@ class Training:
         return {r.label: r.history for r in self.runs}
 
 
+def boundary_axes(data: Dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the x and y coordinates (n each) of the decision-boundary grid over a 2-D data set."""
+    X = np.concatenate([data.X_train, data.X_test])
+    lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+    return np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+
+
+def _grid_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def _proba(model: MLP, points: np.ndarray, n: int) -> np.ndarray:
+    """Return P(label 1) at ``points`` as an (n, n) float32 grid; a diverged network reads 0.5."""
+    with np.errstate(all="ignore"):
+        p = model.predict_proba(points).reshape(n, n)
+    return np.nan_to_num(p, nan=0.5).astype(np.float32)
+
+
+def _frame(model: MLP, points: np.ndarray) -> np.ndarray:
+    """Return a boundary snapshot: P(label 1) on the LIVE_GRID as uint8 (a fiftieth of the float64 bytes)."""
+    return np.round(_proba(model, points, LIVE_GRID) * 255).astype(np.uint8)
+
+
+def _base_lr(optimizer: Any) -> float | None:
+    lr = getattr(optimizer, "hp", {}).get("lr") if isinstance(getattr(optimizer, "hp", None), dict) else None
+    return float(lr) if isinstance(lr, (int, float)) else None
+
+
+def _slices(out: Training, racers_runs: list[TrainedRun], start: MLP, data: Dataset, seed: int) -> None:
+    """Fill ``out.slices`` with the PCA and the filter-normalised slices, on the finest grid SLICE_SECONDS allows.
+
+    The cost of one loss evaluation is measured here, on this network and data,
+    rather than estimated: a slice is thousands of them.
+    """
+    runs = [r for r in racers_runs if r.weights and len(r.weights) >= 2]
+    if not runs:
+        out.slice_note = "no landscape: no optimizer completed an epoch"
+        return
+    ev = Evaluator(start, data.X_train, data.y_train)
+    origin = flatten(start.params)
+    ev.loss(origin)  # the first call pays for allocations and BLAS's start: not a slice's rate
+    t0 = time.process_time()
+    for _ in range(5):
+        ev.loss(origin)
+    per_eval = (time.process_time() - t0) / 5
+    points = sum(len(r.weights) for r in runs)
+    grid = next((g for g in range(SLICE_GRID, 10, -10) if (2 * g * g + 3 * points) * per_eval <= SLICE_SECONDS), 0)
+    if not grid:
+        out.slice_note = "no landscape: this network and data set are too large to slice in a few seconds"
+        return
+    if grid != SLICE_GRID:
+        out.slice_note = f"the landscape uses a {grid} x {grid} grid (the network is large)"
+    paths = [(r.label, r.color, r.weight_epochs, np.vstack(r.weights)) for r in runs]
+    with np.errstate(all="ignore"):
+        real = [ev.losses(w) for *_, w in paths]  # the same for both slices: computed once
+        for kind in ("pca", "random"):
+            out.slices[kind] = make_slice(kind, ev, origin, paths, start.params, grid=grid, seed=seed,
+                                          path_losses=real)
+
+
+#: seconds of one core the landscape slices may take after a training; a larger network gets a coarser grid or none
+SLICE_SECONDS = 2.0
+
+
 def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = None,
         should_stop: Callable[[], bool] | None = None, *, data: Dataset | None = None,
-        budget: float | None = None) -> Training:
-    """Return the Training of every racer of ``experiment``, all from the same weights on the same batches.
+        budget: float | None = None, landscape: bool = True,
+        on_round: Callable[[int], None] | None = None) -> Training:
+    """Return the Training of every racer of ``experiment``: a race, all from the same weights, epoch by epoch.
 
-    ``on_epoch(racer_index, record)`` runs after every epoch of every racer;
-    once ``should_stop()`` returns True the current racer ends after its
-    batch and the remaining ones are skipped. ``data`` replaces the
-    registered data set (an uploaded file); ``budget`` (seconds) refuses an
-    experiment estimated to need more, with ``BudgetError``.
+    Every optimizer advances one epoch in turn, each on its own random streams
+    of the seed, so each gets exactly the numbers it gets when trained alone.
+    ``on_epoch(racer_index, record)`` runs for every racer once all have
+    completed an epoch; a record may carry ``boundary`` (a snapshot, 2-D data)
+    and ``sharpness``. ``should_stop()`` is asked after every batch; once it
+    says True, the epoch under way is dropped for every racer and the weights
+    go back to the last epoch all completed. ``data`` replaces the registered
+    data set (an uploaded file); ``budget`` (seconds) refuses an experiment
+    estimated to need more, with ``BudgetError``. ``landscape`` computes the
+    loss slices at the end. ``on_round(epoch)`` runs once every racer's
+    ``on_epoch`` of that epoch has run (a worker sends whole rounds).
     """
     data = experiment.load_data() if data is None else data
     if budget is not None:
@@ -252,29 +374,87 @@ def run(experiment: Experiment, on_epoch: Callable[[int, dict], None] | None = N
     net = dict(hidden=experiment.hidden, keep_prob=experiment.keep_prob, seed=experiment.seed, dtype=experiment.dtype)
     optimizers = [r.make() for r in experiment.racers]  # every name and value checked before any training
     start = MLP(data.n_features, **net)
-    out = Training(data.description or data.name, data.n_train, data.n_test, bool(data.is_2d))
+    n, E = len(experiment.racers), experiment.epochs
+    out = Training(data.description or data.name, data.n_train, data.n_test, bool(data.is_2d), epochs=E)
+    points = live = None
     if data.is_2d:
-        X = np.concatenate([data.X_train, data.X_test])
-        lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
-        out.xs, out.ys = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
+        out.xs, out.ys = boundary_axes(data, GRID)
+        out.live_xs, out.live_ys = boundary_axes(data, LIVE_GRID)
         out.X, out.y = data.X_train, data.y_train
-    for idx, (racer, opt) in enumerate(zip(experiment.racers, optimizers)):
+        points, live = _grid_points(out.xs, out.ys), _grid_points(out.live_xs, out.live_ys)
+    trainers, runs = [], []
+    for racer, opt in zip(experiment.racers, optimizers):
         model = MLP(data.n_features, **net)
         model.copy_params_from(start)  # every optimizer starts from identical weights
-        per_epoch = None if on_epoch is None else (lambda e, r, _i=idx: on_epoch(_i, r))
-        hist = train(model, opt, data.X_train, data.y_train, experiment.epochs, experiment.batch_size,
-                     seed=experiment.seed, X_test=data.X_test, y_test=data.y_test, callback=per_epoch,
-                     should_stop=should_stop)
-        hist.meta["dataset"] = data.name
-        trained = TrainedRun(racer.label(), getattr(racer, "color", ""), hist)
-        if data.is_2d:
-            gx, gy = np.meshgrid(out.xs, out.ys)
-            with np.errstate(all="ignore"):
-                proba = model.predict_proba(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(GRID, GRID)
-            trained.proba = np.nan_to_num(proba, nan=0.5).astype(np.float32)
-        out.runs.append(trained)
-        if hist.stopped:
+        t = Trainer(model, opt, data.X_train, data.y_train, E, experiment.batch_size, seed=experiment.seed,
+                    X_test=data.X_test, y_test=data.y_test)
+        t.history.meta["dataset"] = data.name
+        trainers.append(t)
+        runs.append(TrainedRun(racer.label(), getattr(racer, "color", ""), t.history, lr=_base_lr(opt),
+                               weights=[], weight_epochs=[]))
+    frame_every = stride(E, MAX_FRAMES)
+    keep = min(MAX_PATH_POINTS, max(2, MAX_WEIGHT_NUMBERS // max(1, start.n_parameters * n)))
+    weight_every = stride(E, keep)
+    sharp_every = experiment.sharpness_every
+    evaluator = Evaluator(start, data.X_train, data.y_train) if sharp_every else None
+    eigvec: list[np.ndarray | None] = [None] * n
+
+    def keep_state(i: int, epoch: int, record: dict | None, final: bool = False) -> None:
+        """Keep what the epoch's end is wanted for: weights, a boundary snapshot, the sharpness."""
+        t, r = trainers[i], runs[i]
+        last = t.done or epoch == E
+        if (epoch % weight_every == 0 or last or final) and not t.history.diverged_at:
+            r.weight_epochs.append(epoch)
+            r.weights.append(flatten(t.model.params).astype(t.model.dtype))
+        if points is not None and (epoch % frame_every == 0 or last or final):
+            r.frames.append((epoch, _frame(t.model, live)))
+            if record is not None:
+                record["boundary"] = r.frames[-1][1]
+        if evaluator is not None and epoch > 0 and (epoch % sharp_every == 0 or last) and not t.history.diverged_at:
+            lam, eigvec[i] = top_eigenvalue(evaluator.grad, flatten(t.model.params), eigvec[i],
+                                            iters=SHARPNESS_ITERS, seed=experiment.seed)
+            r.sharpness.append((epoch, lam))
+            if record is not None:
+                record["sharpness"] = lam
+
+    for i in range(n):
+        keep_state(i, 0, None)
+    stopped = False
+    for epoch in range(1, E + 1):
+        active = [i for i in range(n) if not trainers[i].done]
+        if not active:
             break
+        # The weights at the round's start, so a stop in the middle of it leaves every racer at the same epoch.
+        saved = {i: [p.copy() for p in trainers[i].model.params] for i in active}
+        results = {}
+        for i in active:
+            record, stop = trainers[i].run_epoch(should_stop)
+            if stop:
+                stopped = True
+                break
+            results[i] = record
+        if stopped:
+            for i in active:
+                trainers[i].model.params = saved[i]
+            break
+        for i in active:
+            trainers[i].commit(results[i])
+            keep_state(i, epoch, results[i])
+            if on_epoch is not None:
+                on_epoch(i, results[i])
+        out.epochs_done = epoch
+        if on_round is not None:
+            on_round(epoch)
+    out.runs = runs
+    for i, (t, r) in enumerate(zip(trainers, runs)):
+        if stopped:
+            t.history.stopped = True
+            if r.weight_epochs and r.weight_epochs[-1] != t.history.epochs_run:
+                keep_state(i, t.history.epochs_run, None, final=True)
+        if points is not None:
+            r.proba = _proba(t.model, points, GRID)
+    if landscape:
+        _slices(out, runs, start, data, experiment.seed)
     return out
 
 
@@ -297,7 +477,7 @@ def run_article_experiment(epochs: int = ARTICLE.epochs, lr: float = ARTICLE_LR,
                   hidden=tuple(hidden), keep_prob=keep_prob, batch_size=batch_size, epochs=epochs,
                   racers=tuple(Entrant(n, (("lr", lr),)) for n in optimizers), seed=seed, dtype=dtype)
     on_epoch = None if callback is None else (lambda i, r: callback(optimizers[i], r["epoch"], r))
-    return run(exp, on_epoch, should_stop).histories()
+    return run(exp, on_epoch, should_stop, landscape=False).histories()  # histories only: no slices to compute
 
 
 def _acc_at(h: History, epoch: int) -> float | None:

@@ -404,6 +404,76 @@ def _epoch(model: MLP, optimizer: Any, X: np.ndarray, y: np.ndarray, batch_size:
     return (total / seen if seen else last), last, False, False
 
 
+class Trainer:
+    """One optimizer's training of one network, advanced an epoch at a time, with its own random streams.
+
+    The mini-batch permutations and the dropout masks come from streams of
+    ``seed`` that belong to this trainer alone, so trainers advanced in turn
+    (a race) give each network exactly the numbers it gets when trained alone.
+    ``history`` holds the epochs committed so far; ``done`` turns true after
+    the last epoch or a divergence.
+    """
+
+    def __init__(self, model: MLP, optimizer: Any, X: Any, y: Any, epochs: int, batch_size: int, seed: int = 0,
+                 X_test: Any = None, y_test: Any = None):
+        epochs = _whole(epochs, "the number of epochs")
+        if epochs < 1:
+            raise MLPError(f"the number of epochs must be at least 1, got {epochs}")
+        batch_size = _whole(batch_size, "the batch size")
+        if batch_size < 1:
+            raise MLPError(f"the batch size must be at least 1, got {batch_size}")
+        self.model, self.optimizer = model, optimizer
+        self.X, self.y, self.X_test, self.y_test = _training_inputs(model, X, y, X_test, y_test)
+        self.epochs, self.batch_size = epochs, batch_size
+        m = self.X.shape[0]
+        batch_seq, dropout_seq = np.random.SeedSequence(_whole(seed, "the seed")).spawn(2)
+        self.batch_rng = np.random.default_rng(batch_seq)
+        self.dropout_rng = np.random.default_rng(dropout_seq) if model.keep_prob < 1.0 else None
+        # One reusable buffer for the gathered batch, so no epoch allocates a fresh copy of wide inputs.
+        self.bufs = (np.empty((min(batch_size, m), self.X.shape[1]), dtype=model.dtype),
+                     np.empty((min(batch_size, m), 1), dtype=model.dtype))
+        self.history = History(meta={
+            "optimizer": getattr(optimizer, "name", type(optimizer).__name__),
+            "hyperparameters": dict(getattr(optimizer, "hp", {})),
+            "epochs": epochs, "batch_size": batch_size, "seed": int(seed), "n_train": m,
+            "n_test": int(self.X_test.shape[0]) if self.X_test is not None else 0,
+            "hidden": list(model.hidden), "keep_prob": model.keep_prob, "dtype": np.dtype(model.dtype).name,
+        })
+        self.epoch = 0
+        self.done = False
+
+    def run_epoch(self, should_stop: Callable[[], bool] | None = None) -> tuple[dict, bool]:
+        """Return ``(record, stopped)`` after one more pass of mini-batch steps; the record is not yet committed.
+
+        ``should_stop()`` is asked after every step; when it says True the
+        pass ends there (``stopped``) and the record covers a partial epoch.
+        """
+        start = time.perf_counter()
+        self.epoch += 1
+        model = self.model
+        # Divergence is detected and reported explicitly, so numpy's overflow warnings would only be noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            mean, last, stop, diverged = _epoch(model, self.optimizer, self.X, self.y, self.batch_size,
+                                                self.batch_rng, self.dropout_rng, self.bufs, should_stop)
+            train_loss, train_acc = model.evaluate(self.X, self.y)
+            diverged = diverged or not (math.isfinite(train_loss) and _all_finite(model.params))
+            record = {"epoch": self.epoch, "batch_loss_mean": mean, "batch_loss_last": last,
+                      "train_loss": train_loss, "train_acc": train_acc, "test_loss": None, "test_acc": None}
+            if self.X_test is not None:
+                record["test_loss"], record["test_acc"] = model.evaluate(self.X_test, self.y_test)
+        record["diverged"] = diverged
+        self.history.wall_time += time.perf_counter() - start
+        return record, stop
+
+    def commit(self, record: dict, stopped: bool = False) -> None:
+        """Add ``record`` (from ``run_epoch``) to the history; a divergence, the last epoch or a stop ends training."""
+        self.history.append(record)
+        if record.get("diverged"):
+            self.history.diverged_at = record["epoch"]
+        self.history.stopped = stopped
+        self.done = self.done or bool(record.get("diverged")) or stopped or record["epoch"] >= self.epochs
+
+
 def train(model: MLP, optimizer: Any, X: Any, y: Any, epochs: int, batch_size: int, seed: int = 0,
           X_test: Any = None, y_test: Any = None,
           callback: Callable[[int, dict], None] | None = None,
@@ -417,53 +487,16 @@ def train(model: MLP, optimizer: Any, X: Any, y: Any, epochs: int, batch_size: i
     it returns True training ends there and the partial epoch is recorded. A
     non-finite loss or parameter ends training and sets ``diverged_at``.
     """
-    epochs = _whole(epochs, "the number of epochs")
-    if epochs < 1:
-        raise MLPError(f"the number of epochs must be at least 1, got {epochs}")
-    batch_size = _whole(batch_size, "the batch size")
-    if batch_size < 1:
-        raise MLPError(f"the batch size must be at least 1, got {batch_size}")
-    X, y, X_test, y_test = _training_inputs(model, X, y, X_test, y_test)
-    m = X.shape[0]
-    batch_seq, dropout_seq = np.random.SeedSequence(_whole(seed, "the seed")).spawn(2)
-    batch_rng = np.random.default_rng(batch_seq)
-    dropout_rng = np.random.default_rng(dropout_seq) if model.keep_prob < 1.0 else None
-    # One reusable buffer for the gathered batch, so no epoch allocates a fresh copy of wide inputs.
-    bufs = (np.empty((min(batch_size, m), X.shape[1]), dtype=model.dtype),
-            np.empty((min(batch_size, m), 1), dtype=model.dtype))
-    hist = History(meta={
-        "optimizer": getattr(optimizer, "name", type(optimizer).__name__),
-        "hyperparameters": dict(getattr(optimizer, "hp", {})),
-        "epochs": epochs, "batch_size": batch_size, "seed": int(seed), "n_train": m,
-        "n_test": int(X_test.shape[0]) if X_test is not None else 0,
-        "hidden": list(model.hidden), "keep_prob": model.keep_prob, "dtype": np.dtype(model.dtype).name,
-    })
-    start = time.perf_counter()
-    # Divergence is detected and reported explicitly, so numpy's overflow warnings would only be noise.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for epoch in range(1, epochs + 1):
-            mean, last, stop, diverged = _epoch(model, optimizer, X, y, batch_size, batch_rng, dropout_rng, bufs,
-                                                should_stop)
-            train_loss, train_acc = model.evaluate(X, y)
-            diverged = diverged or not (math.isfinite(train_loss) and _all_finite(model.params))
-            record = {"epoch": epoch, "batch_loss_mean": mean, "batch_loss_last": last,
-                      "train_loss": train_loss, "train_acc": train_acc, "test_loss": None, "test_acc": None}
-            if X_test is not None:
-                record["test_loss"], record["test_acc"] = model.evaluate(X_test, y_test)
-            hist.append(record)
-            hist.wall_time = time.perf_counter() - start
-            if diverged:
-                hist.diverged_at = epoch
-            hist.stopped = stop
-            if callback is not None:
-                callback(epoch, record)
-            if diverged or stop:
-                break
-    hist.wall_time = time.perf_counter() - start
-    return hist
+    trainer = Trainer(model, optimizer, X, y, epochs, batch_size, seed, X_test, y_test)
+    while not trainer.done:
+        record, stop = trainer.run_epoch(should_stop)
+        trainer.commit(record, stop)
+        if callback is not None:
+            callback(record["epoch"], record)
+    return trainer.history
 
 
 __all__ = [
-    "MLP", "MLPError", "History", "RECORD_KEYS", "train", "first_epoch_reaching",
+    "MLP", "MLPError", "History", "RECORD_KEYS", "Trainer", "train", "first_epoch_reaching",
     "sigmoid", "bce_from_logits", "DTYPES",
 ]

@@ -1,0 +1,51 @@
+"""The MLP page headless (AppTest): presets carry their lesson, links carry the whole Experiment."""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from app.experiment import from_query, normalized, presets
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+
+
+def mlp_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page("views/mlp.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_choosing_a_preset_fills_the_controls_and_states_its_lesson():
+    at = mlp_page()
+    at.sidebar.selectbox(key="mlp_preset").set_value("edge_of_stability").run()
+    p = presets()["edge_of_stability"]
+    assert not at.exception and not at.error
+    assert at.sidebar.number_input(key="mlp_sharpness").value == p.experiment.sharpness_every
+    assert at.sidebar.number_input(key="mlp_batch").value == p.experiment.batch_size
+    info = [i.value.replace("\\", "") for i in at.info]
+    assert any(p.lesson[:40] in v and "changed" not in v for v in info), info
+    # the share link carries the whole experiment: read back, it is the preset's
+    link = at.code[0].value
+    query = urllib.parse.parse_qs(link.split("?", 1)[1])
+    back, notes = from_query(query)
+    assert notes == [] and normalized(back) == normalized(p.experiment)
+    at.sidebar.number_input(key="mlp_epochs").set_value(50).run()
+    assert any("changed the preset's settings" in i.value for i in at.info)
+
+
+def test_a_link_sets_the_experiment_and_a_hostile_part_only_costs_itself():
+    at = mlp_page({"d": "xor", "h": "8,<b>4</b>", "ep": "33", "r": ["adam(lr=0.02)", "nope(lr=1)"]})
+    assert not at.exception and not at.error
+    assert at.sidebar.selectbox(key="mlp_dataset").value == "xor"
+    assert at.sidebar.number_input(key="mlp_epochs").value == 33
+    notes = " ".join(w.value for w in at.warning)
+    assert "hidden layers" in notes and "optimizer 2" in notes
+    assert "<b>" not in notes or "\\<b\\>" in notes  # shown as text, escaped for Markdown
+    assert at.sidebar.text_input(key="mlp_hidden").value == "16, 16"  # the default, not the hostile value
