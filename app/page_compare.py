@@ -8,6 +8,7 @@ seeds and window into its requests and draws the answers.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 
@@ -32,16 +33,29 @@ DIVERGED_COLOR = "#222222"
 MAP_SIZES = (64, 128, 256)
 
 
-@st.cache_resource(show_spinner=False)
-def start_engine_warming() -> threading.Thread:
-    """Return the thread that compiles every optimizer's shared kernel, started once per server process.
+#: set to 1 to compile every optimizer's shared kernel in the background once the server starts
+WARM_ENV = "DESCENT_WARM_ENGINE"
+_WARM_LOCK = threading.Lock()
+_warm_thread: threading.Thread | None = None
+
+
+def start_engine_warming() -> threading.Thread | None:
+    """Return the thread compiling every optimizer's shared kernel, started once per server process; None when off.
 
     Then a student's newly typed formula compiles only its own gradient and loss
     (~0.2 s) when a sweep or map first runs on it, not a kernel per optimizer.
+    Off unless ``DESCENT_WARM_ENGINE=1``: a compile holds the interpreter for a
+    second or more, and 8 of them right after start-up slowed a class arriving
+    then (first render p95 from 2 s to 23 s in the class simulator).
     """
-    warm = threading.Thread(target=_warm_when_idle, name="descent-warm-engine", daemon=True)
-    warm.start()
-    return warm
+    global _warm_thread
+    if os.environ.get(WARM_ENV) != "1":
+        return None
+    with _WARM_LOCK:
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=_warm_when_idle, name="descent-warm-engine", daemon=True)
+            _warm_thread.start()
+    return _warm_thread
 
 
 def _warm_when_idle() -> None:

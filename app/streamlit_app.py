@@ -19,7 +19,7 @@ from app.state import keep_widget_values  # noqa: E402
 FAVICON = str(Path(__file__).parent / "static" / "favicon.png")
 st.set_page_config(page_title="Descent: optimizers racing", page_icon=FAVICON, layout="wide")
 start_catalogue_warming()  # once per server process: the catalogue's pictures are drawn while the server idles
-start_engine_warming()  # once per server process: the optimizers' shared compiled kernels (app/page_compare.py)
+start_engine_warming()  # with DESCENT_WARM_ENGINE=1, once per server process: the shared compiled kernels
 keep_widget_values(st.session_state)
 
 nav = st.navigation([

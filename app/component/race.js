@@ -218,6 +218,11 @@ class Race {
 
     this.root.classList.toggle("presenter", Boolean(payload.presenter));
     this.setPresenterKeys(Boolean(payload.presenter));
+    // Presenter mode hides the header row (the page names the scene): the Map / 3-D
+    // switch then joins the playback bar, so a 720-pixel projector keeps the map's height.
+    const views = this.root.querySelector(".race-views");
+    const viewsHome = payload.presenter ? this.el.controls : this.root.querySelector(".race-head");
+    if (views && views.parentElement !== viewsHome) viewsHome.appendChild(views);
     this.el.title.textContent = payload.title ?? "";
     this.loadImage(typeof payload.image === "string" ? payload.image : "");
     this.layout();
