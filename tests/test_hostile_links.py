@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from streamlit.proto.Alert_pb2 import Alert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -79,8 +80,14 @@ def rendered(source: str, allow_html: bool) -> tuple[str, str]:
 
 
 def visible_text(c: StreamlitClient) -> str:
-    """Return all the text a student reads on the page, Markdown rendered, joined by newlines."""
-    return "\n".join(rendered(src, allow)[1] for _, src, allow in markdown_sources(c))
+    """Return all the text a student reads on the page, Markdown rendered, joined by newlines.
+
+    Code blocks (the formula's echo with its caret) are read as they are: the
+    frontend shows their text verbatim, never as Markdown.
+    """
+    texts = [rendered(src, allow)[1] for _, src, allow in markdown_sources(c)]
+    texts += [e.proto.code_text for e in sorted(c.elements_of("code"), key=lambda e: e.path)]
+    return "\n".join(texts)
 
 
 def markup_from_user_text(c: StreamlitClient) -> list[str]:
@@ -209,7 +216,8 @@ def test_a_batch_size_chosen_on_a_data_surface_does_not_follow_to_a_formula_surf
             await c.set_value("Batch size", 5)
             r = await c.set_value("Surface", surfaces.CATALOGUE["rosenbrock"].title)
             found = problems(c, r, "after switching to Rosenbrock")
-            errors = [e.text for e in c.elements_of("alert")]
+            # st.error and st.warning only: an st.info note (momentum's overlap with SGD) is no refusal
+            errors = [e.text for e in c.elements_of("alert") if e.proto.format in (Alert.ERROR, Alert.WARNING)]
             return found, errors, _title(c)
 
     found, errors, title = run(go())
