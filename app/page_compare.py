@@ -15,6 +15,7 @@ import time
 import altair as alt
 import numpy as np
 import streamlit as st
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from optim import OPTIMIZERS
@@ -290,8 +291,6 @@ def _maps(scene: Scene, surf) -> None:
 
 def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) -> Figure:
     """Return the figure of the outcome maps side by side, minima starred in their basins' colours."""
-    from matplotlib.colors import to_rgb
-
     k = len(maps)
     cols = min(k, 4)
     rows = math.ceil(k / cols)

@@ -169,6 +169,7 @@ BLOCK = 512
 
 def _state_io(n_state: int):
     """Return compiled (load, store) between a row of a state array and the rule's state tuple of ``n_state`` floats."""
+    # imported here: numba is optional (the module imports without it) and this is its internal helper module
     from numba.np.unsafe.ndarray import to_fixed_tuple
 
     if n_state == 0:

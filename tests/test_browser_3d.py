@@ -21,8 +21,8 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
-from support import APP, ARTIFACTS, READY, ROOT, launch, require_chromium, serve
+from playwright.sync_api import expect
+from support import APP, ARTIFACTS, READY, ROOT, serve
 
 DEMO = ROOT / "tests" / "apps" / "race_demo.py"
 sys.path.insert(0, str(DEMO.parent))
@@ -30,15 +30,6 @@ from race_demo import EXTENT, demo_payload  # noqa: E402
 
 ROOT_SEL = "[data-testid='race-root']"
 CANVAS = "[data-testid='race-3d-canvas']"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with sync_playwright() as pw:
-        b = launch(pw)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
-from support import ARTIFACTS, READY, launch, require_chromium, serve
+from playwright.sync_api import expect
+from support import ARTIFACTS, READY, serve
 
 from app.race import run_race
 from app.scene import Scene
@@ -36,15 +36,6 @@ SGD_COLOUR = (0x00, 0x72, 0xB2)  # the step arrow has its racer's colour
 def base(tmp_path_factory):
     with serve(log=tmp_path_factory.mktemp("insides") / "streamlit.log") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with sync_playwright() as pw:
-        b = launch(pw)
-        yield b
-        b.close()
 
 
 def _open(browser, base, query):

@@ -13,8 +13,8 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from support import ARTIFACTS, READY, launch, require_chromium, serve
+from playwright.sync_api import expect
+from support import ARTIFACTS, READY, serve
 
 from app import presets
 from app.scene import load_surface
@@ -30,15 +30,6 @@ CROWDED = "rosenbrock_race"
 def base(tmp_path_factory):
     with serve(log=tmp_path_factory.mktemp("presenter") / "streamlit.log") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with sync_playwright() as pw:
-        b = launch(pw)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
-from support import ARTIFACTS, READY, ROOT, launch, require_chromium, serve
+from playwright.sync_api import expect
+from support import ARTIFACTS, READY, ROOT, serve
 
 DEMO = ROOT / "tests" / "apps" / "race_demo.py"
 
@@ -35,15 +35,6 @@ def server(tmp_path_factory):
     """Return the base URL of the demo page served by a Streamlit subprocess."""
     with serve(DEMO, log=tmp_path_factory.mktemp("race") / "streamlit.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with sync_playwright() as pw:
-        b = launch(pw)
-        yield b
-        b.close()
 
 
 @pytest.fixture
