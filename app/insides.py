@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from surfaces.curvature import CurvatureError, is_quadratic, predicted_loss, stability, stability_rule
+from surfaces.curvature import CurvatureError, curvature_at, is_quadratic, predicted_loss, stability, stability_rule
 
 from .race import Race, RacerRun
 from .racer import Racer
@@ -169,9 +169,35 @@ def predicted_losses(race: Race, surf) -> list[list[float] | None]:
     return out
 
 
+def probe(scene, surf, xy) -> dict:
+    """Return the payload's ``probe``: the exact curvature of ``surf`` at ``xy`` and each racer's stability there.
+
+    ``eigenvalues`` ascend; ``angle`` is the direction of the first one's
+    eigenvector (radians, in data coordinates); ``condition`` is None where
+    one curvature is zero or the Hessian is undefined. ``stability`` holds
+    one sentence per racer of ``scene``, for its base learning rate.
+    """
+    x, y = float(xy[0]), float(xy[1])
+    c = curvature_at(surf, np.array([x, y]))
+    lo, hi = (float(v) for v in c.eigenvalues)
+    angle = float(np.arctan2(c.eigenvectors[1, 0], c.eigenvectors[0, 0]))
+    cond = float(c.condition)
+    lam_max = max(lo, hi) if math.isfinite(lo) and math.isfinite(hi) else math.nan
+    return {
+        "x": x,
+        "y": y,
+        "eigenvalues": [lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None],
+        "angle": angle if math.isfinite(angle) else None,
+        "condition": cond if math.isfinite(cond) else None,
+        "note": str(c.note),
+        "stability": [f"{racer.label()}: {stability(racer.optimizer, racer.values(), lam_max).sentence}"
+                      for racer in scene.racers],
+    }
+
+
 def linear_kind(optimizer: str) -> tuple[str, str] | None:
     """Return (kind, form) of an optimizer whose rule is a linear iteration on a quadratic, else None."""
     return _LINEAR_KIND.get(optimizer)
 
 
-__all__ = ["BUDGET_BYTES", "VECTOR_LABELS", "f32", "insides", "linear_kind", "predicted_losses", "racer_insides"]
+__all__ = ["BUDGET_BYTES", "VECTOR_LABELS", "f32", "insides", "linear_kind", "predicted_losses", "probe", "racer_insides"]

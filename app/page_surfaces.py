@@ -18,6 +18,7 @@ from .colorbar import colorbar_html
 from .controls import overlap_note, racer_controls
 from .fallback import drawable, student_message
 from .images import page_drawing, surface_images
+from .insides import probe
 from .payload import payload
 from .race import Race, main_start, results, run_race, tolerance, window_of
 from .race_component import race_view
@@ -26,6 +27,8 @@ from .state import read_scene, write_scene
 from .text import as_text
 
 CUSTOM = surfaces.CUSTOM
+#: session-state key of the Shift+clicked probe point: {"where": _probe_where(...), "xy": (x, y)}
+PROBE_KEY = "_probe"
 
 
 # -- cached computation (bounded: a class of students shares these) ---------------
@@ -353,14 +356,33 @@ def _render() -> None:
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
     _heading(scene, surf, presenter)
-    click = race_view({**view, "title": "", "presenter": presenter}, key="view_race", height=720 if presenter else 620,
-                      on_insides=instruments.ask_insides)
+    click = race_view({**view, "title": "", "presenter": presenter, "probe": _probe_view(scene, surf)},
+                      key="view_race", height=720 if presenter else 620, on_insides=instruments.ask_insides)
     if click is not None:
-        st.session_state["_pending_start"] = click
+        if click.probe:  # Shift/Alt+click: a point to read the curvature at, the start stays
+            st.session_state[PROBE_KEY] = {"where": _probe_where(scene, surf), "xy": (click[0], click[1])}
+        else:
+            st.session_state["_pending_start"] = (click[0], click[1])
         st.rerun()
     _keep_url(scene, presenter)
     if not presenter:
         _tabs(scene, surf, rows)
+
+
+def _probe_where(scene: Scene, surf) -> tuple:
+    """Return what a probe point belongs to: the surface (and formula) and the window it was clicked in."""
+    return (scene.surface, scene.formula, window_of(scene, surf))
+
+
+def _probe_view(scene: Scene, surf) -> dict | None:
+    """Return the payload's probe for the Shift+clicked point of this surface and window, else None (and forget it)."""
+    kept = st.session_state.get(PROBE_KEY)
+    if kept is None:
+        return None
+    if kept["where"] != _probe_where(scene, surf):  # another surface or window: the point means nothing there
+        del st.session_state[PROBE_KEY]
+        return None
+    return probe(scene, surf, kept["xy"])
 
 
 def _take_map_click() -> None:

@@ -21,6 +21,9 @@ Payload (JSON-able, built once per scene)::
                   "tables": [None | {"cols": [str], "rows": int, "data": base64, "vectors": [kind],
                                      "stab_label"...: str | "stab_note": str}]},
       "insides_note": None | str,   # insides asked for but not recordable (several starts or seeds)
+      "probe": None | {         # optional: a Shift+click's point (app/insides.py probe), drawn as a curvature glyph
+                  "x": float, "y": float, "eigenvalues": [lo | None, hi | None], "angle": float | None,
+                  "condition": float | None, "note": str, "stability": [str, ...]},   # one sentence per racer
       "minima": [[x, y], ...],
       "axes": [str, str],      # the map's axis names: x and y, or the weights a data surface's formula names
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
@@ -75,11 +78,34 @@ def check_payload(payload: Mapping[str, Any]) -> None:
         raise RacePayloadError("image must be a data:image/png or data:image/jpeg base64 URL")
     for racer in payload["racers"]:
         _check_racer(racer, steps)
+    if payload.get("probe") is not None:
+        _check_probe(payload["probe"], len(payload["racers"]))
     if "surface3d" in payload:
         try:
             check_grid(payload["surface3d"])
         except Surface3DError as e:
             raise RacePayloadError(str(e)) from e
+
+
+def _finite_or_none(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+
+def _check_probe(probe: Mapping[str, Any], n_racers: int) -> None:
+    """Raise RacePayloadError unless the probe has a finite point, two curvatures, and one sentence per racer."""
+    x, y = probe.get("x"), probe.get("y")
+    if x is None or y is None or not (_finite_or_none(x) and _finite_or_none(y)):
+        raise RacePayloadError(f"probe needs a finite point x, y, got {x!r}, {y!r}")
+    vals = probe.get("eigenvalues")
+    if not isinstance(vals, (list, tuple)) or len(vals) != 2 or not all(_finite_or_none(v) for v in vals):
+        raise RacePayloadError(f"probe eigenvalues must be two numbers (or None where undefined), got {vals!r}")
+    if not (_finite_or_none(probe.get("angle")) and _finite_or_none(probe.get("condition"))):
+        raise RacePayloadError("probe angle and condition must be numbers or None")
+    if not isinstance(probe.get("note"), str):
+        raise RacePayloadError("probe note must be a sentence")
+    words = probe.get("stability")
+    if not isinstance(words, (list, tuple)) or len(words) != n_racers or not all(isinstance(w, str) for w in words):
+        raise RacePayloadError(f"probe stability must hold one sentence per racer ({n_racers})")
 
 
 def _check_racer(racer: Mapping[str, Any], steps: int) -> None:

@@ -2,7 +2,8 @@
 
 The page sends one compact payload per scene; playback, scrubbing, speed and the
 loss chart's scale then live in the browser, which never calls the server while
-playing. The only thing that comes back is a click on the map (a new start).
+playing. The only thing that comes back is a click on the map: a new start, or
+with Shift (or Alt) held a probe point whose curvature the page computes.
 
 What the browser does with the payload (its shape and its one check are in
 ``app/payload.py``):
@@ -73,9 +74,20 @@ _RACE = st.components.v2.component(
 _THREE = st.components.v2.component("descent_three", html="", js=_three_js())
 
 
+class MapClick(tuple):
+    """A click on the map: the tuple (x, y) in data coordinates, and ``probe`` True for a Shift/Alt+click."""
+
+    probe: bool
+
+    def __new__(cls, x: float, y: float, probe: bool = False):
+        click = super().__new__(cls, (float(x), float(y)))
+        click.probe = bool(probe)
+        return click
+
+
 def race_view(payload: dict, *, key: str = "race", height: int = 620,
-              on_insides=None) -> tuple[float, float] | None:
-    """Return the (x, y) data coordinates of a click on the map since the last rerun, else None.
+              on_insides=None) -> MapClick | None:
+    """Return the MapClick since the last rerun (a start, or a probe with Shift/Alt held), else None.
 
     Mounts the animator showing ``payload`` (see ``app/payload.py``). On a
     wide container the map sits beside the legend and loss chart and the
@@ -100,5 +112,5 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620,
     click = result.get("click") if result is not None else None
     if not click:
         return None
-    x, y = click
-    return float(x), float(y)
+    # a probe click arrives as [x, y, 1]; a plain click as [x, y]
+    return MapClick(click[0], click[1], len(click) > 2 and bool(click[2]))

@@ -114,6 +114,46 @@ export function stabilityWords(t, row) {
   return `${said} > ${t.stab_limit_label}: this step overshoots`;
 }
 
+// The Shift+clicked probe (payload.probe) in words: where, the shape there, and each racer's stability.
+export function probeLines(probe) {
+  const [lo, hi] = (probe.eigenvalues || []).map((v) => (v === null ? NaN : v));
+  const cond = probe.condition === null ? "\u221e" : num(probe.condition);
+  const where = `Curvature at (${num(probe.x)}, ${num(probe.y)}): ${probe.note}`;
+  const lines = [where, `curvatures ${num(lo)}, ${num(hi)} \u00b7 condition ${Number.isFinite(lo) ? cond : "\u2014"}`];
+  lines.push(...(probe.stability || []));  // each sentence names its racer
+  return lines;
+}
+
+// The probe's curvature glyph at its point, with a small label: the insides' cross, its longer
+// bar the larger curvature (lengths log-compressed against the larger one).
+export function drawProbe(ctx, chart, probe, s) {
+  const [lo, hi] = (probe.eigenvalues || []).map((v) => (v === null ? NaN : v));
+  const ang = probe.angle;
+  const [x, y] = chart.toPx(probe.x, probe.y);
+  if (!(Math.abs(x) < 1e6 && Math.abs(y) < 1e6)) return;
+  if (Number.isFinite(lo) && Number.isFinite(hi) && Number.isFinite(ang)) {
+    const d1 = pixelDir(chart, Math.cos(ang), Math.sin(ang));
+    const d2 = pixelDir(chart, -Math.sin(ang), Math.cos(ang));
+    const big = Math.max(Math.abs(lo), Math.abs(hi));
+    if (d1 && d2 && big > 0) {
+      const arms = [arrowPx(Math.abs(lo), big, s) * 1.2, arrowPx(Math.abs(hi), big, s) * 1.2];
+      drawCurvatureCross(ctx, x, y, [d1, d2], arms, [lo < 0, hi < 0], s);
+    }
+  }
+  ctx.beginPath();
+  ctx.arc(x, y, 2.5 * s, 0, 2 * Math.PI);
+  ctx.fillStyle = KIND_STYLE.curv.color;
+  ctx.fill();
+  ctx.font = `${Math.round(11 * s)}px system-ui, sans-serif`;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  ctx.lineWidth = 3 * s;
+  ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
+  const label = "curvature here";
+  ctx.strokeText(label, x + 6 * s, y - 6 * s);
+  ctx.fillText(label, x + 6 * s, y - 6 * s);
+}
+
 // The numbers of racer i's insides at frame k, as lines of text.
 export function insideLines(race, i, k) {
   const t = race.insides.tables[i];

@@ -3,7 +3,7 @@
 
 import { Chart } from "./chart.js";
 import { clamp, niceTicks, tickFormatter } from "./geometry.js";
-import { drawInsides } from "./insides.js";
+import { drawInsides, drawProbe } from "./insides.js";
 import { drawCross, drawHead, drawImage, drawStar, drawStart, drawTarget, strokeHaloed } from "./layers.js";
 import { clippedPath } from "./paths.js";
 import { linearScale } from "./scales.js";
@@ -15,6 +15,7 @@ export class MapView {
     this.race = null;
     this.image = null;
     this.click = null;
+    this.probe = null;
     this.showInsides = false;
   }
 
@@ -151,6 +152,7 @@ export class MapView {
         drawCross(ctx, clamp(px, l, l + w), clamp(py, t, t + h), 7 * s, s);
       }
     }
+    if (this.probe) drawProbe(ctx, chart, this.probe, s);
     if (this.click) drawTarget(ctx, ...chart.toPx(this.click[0], this.click[1]), s);
   }
 }

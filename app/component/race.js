@@ -13,7 +13,7 @@
 // hold the parts (see each file's header).
 
 import { clamp, tickFormatter } from "./geometry.js";
-import { InsidesView } from "./insides.js";
+import { InsidesView, probeLines } from "./insides.js";
 import { isActivatable, isTyping, keyAction } from "./keys.js";
 import { StepView } from "./legend.js";
 import { LossView } from "./loss_view.js";
@@ -80,6 +80,7 @@ class Race {
       side: $(".race-side"),
       legend: $(".race-legend"),
       insides: $(".race-insides"),
+      probe: $(".race-probe"),
       insidesBtn: $(".race-insides-btn"),
       lossHead: $(".race-loss-head"),
       loss: $(".race-loss"),
@@ -203,6 +204,8 @@ class Race {
     if (!this.race.insides) this.insidesOn = false;
     this.insidesAsked = false;
     this.showInsides();
+    this.map.probe = payload.probe || null;
+    this.showProbe(payload.probe || null);
 
     if (!sameScene) {
       tl.pos = 0;
@@ -405,19 +408,38 @@ class Race {
   }
 
   onMapClick(e) {
-    this.pickStart(this.eventToData(e));
+    // Shift (or Alt) asks for the curvature at the point; the start stays where it is.
+    if (e.shiftKey || e.altKey) this.pickProbe(this.eventToData(e));
+    else this.pickStart(this.eventToData(e));
+  }
+
+  // A probe at data point xy: sent to the server as [x, y, 1], which answers with the payload's probe.
+  pickProbe(xy) {
+    if (!xy || !this.sendTrigger) return;
+    this.sendTrigger("click", [...this.roundPoint(xy), 1]);
+  }
+
+  // The probe's numbers in words, under the legend (hidden without a probe).
+  showProbe(probe) {
+    const box = this.el.probe;
+    box.hidden = !probe;
+    box.textContent = probe ? probeLines(probe).join("\n") : "";
+  }
+
+  // xy rounded to enough digits for a screen pixel, so no float noise reaches the URL.
+  roundPoint(xy) {
+    const [x0, x1, y0, y1] = this.race.extent;
+    const round = (v, span) => {
+      const digits = clamp(Math.ceil(-Math.log10(span / 1e4)), 0, 12);
+      return Number(v.toFixed(digits));
+    };
+    return [round(xy[0], x1 - x0), round(xy[1], y1 - y0)];
   }
 
   // A new start at data point xy (from the map or the 3-D view): shown at once, sent to the server.
   pickStart(xy) {
     if (!xy) return;
-    const [x0, x1, y0, y1] = this.race.extent;
-    // Enough digits for a screen pixel, no float noise in the URL.
-    const round = (v, span) => {
-      const digits = clamp(Math.ceil(-Math.log10(span / 1e4)), 0, 12);
-      return Number(v.toFixed(digits));
-    };
-    const point = [round(xy[0], x1 - x0), round(xy[1], y1 - y0)];
+    const point = this.roundPoint(xy);
     this.map.click = point;
     this.view3d.click = point;
     this.timeline.request();
@@ -476,6 +498,7 @@ class Race {
     const { side, legend, lossHead, loss, lossNote } = this.el;
     const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
     const parts = [legend.offsetHeight, this.el.insides.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
+    if (!this.el.probe.hidden) parts.push(this.el.probe.offsetHeight);
     if (!lossNote.hidden) parts.push(lossNote.offsetHeight);
     return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
   }
