@@ -21,7 +21,14 @@ import math
 
 import numpy as np
 
-from surfaces.curvature import CurvatureError, curvature_at, is_quadratic, predicted_loss, stability, stability_rule
+from surfaces.curvature import (
+    CurvatureError,
+    curvature_at,
+    is_quadratic,
+    predicted_loss,
+    stability,
+    stability_rule,
+)
 
 from .race import Race, RacerRun
 from .racer import Racer
