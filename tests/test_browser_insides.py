@@ -173,3 +173,36 @@ def test_plateau_rate_boxes_and_the_phase_diagram(browser, base):
     expect(lr_box).not_to_have_value(before, timeout=30_000)
     assert page.errors == []
     page.close()
+
+
+CURVATURE = (0xE6, 0x51, 0x00)  # the curvature cross (app/component/arrows.js)
+
+
+@pytest.mark.browser
+def test_shift_click_draws_the_curvature_glyph_and_leaves_the_start(browser, base):
+    page = _open(browser, base, "s=rosenbrock&r=sgd(lr%3D0.001)%230072B2&r=adam(lr%3D0.05)%23CC79A7&n=100")
+    extent = (-2.0, 2.0, -1.0, 3.0)
+    point = (0.5, 0.3)
+    at = _head_px(page, point, extent)
+    before, ratio = _top_pixels(page)
+    assert _colour_near(before, ratio, at, CURVATURE, radius=60, tol=30) == 0
+    start_x = page.get_by_role("spinbutton", name="Start x").input_value()
+    page.locator("[data-testid='race-map-top']").click(position={"x": at[0], "y": at[1]}, modifiers=["Shift"])
+    probe = page.locator("[data-testid='race-probe']")
+    expect(probe).to_be_visible(timeout=60_000)
+    expect(probe).to_contain_text("Curvature at (")
+    text = probe.inner_text()
+    x, y = (float(v) for v in re.search(r"Curvature at \(([-\d.e]+), ([-\d.e]+)\)", text).groups())
+    assert abs(x - point[0]) < 0.01 and abs(y - point[1]) < 0.01  # where the click landed, to a pixel or so
+    # Rosenbrock's Hessian [[1200x^2 - 400y + 2, -400x], [-400x, 200]]: its larger eigenvalue in closed form
+    a, b = 1200 * x * x - 400 * y + 2, -400 * x
+    hi = (a + 200) / 2 + np.hypot((a - 200) / 2, b)
+    number = float(re.search(r"SGD \(lr=0.001\): lr x curvature = ([\d.]+) < 2: stable", text).group(1))
+    assert number == pytest.approx(0.001 * hi, rel=0.01)  # x, y are shown to 3 digits
+    assert "no fixed limit" in text
+    page.wait_for_timeout(300)  # one animation frame draws the glyph
+    after, ratio = _top_pixels(page)
+    assert _colour_near(after, ratio, at, CURVATURE, radius=60, tol=30) > 20
+    assert page.get_by_role("spinbutton", name="Start x").input_value() == start_x  # the start did not move
+    assert not page.errors, page.errors
+    page.close()
