@@ -19,7 +19,7 @@ from tests.support import ARTIFACTS, READY, launch, serve
 
 pytest.importorskip("playwright")
 from PIL import Image  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 RACE = Experiment(dataset="two_moons", hidden=(16, 16), epochs=700, batch_size=32, seed=0,
                   racers=tuple(Racer(n, (("lr", lr),), color=PALETTE[i]) for i, (n, lr) in
@@ -104,7 +104,8 @@ def test_four_optimizers_race_live_and_the_boundaries_change_while_training(page
     page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stProgress']\")]"
                            ".some(e => e.innerText.startsWith('done'))", timeout=180_000)
     page.wait_for_selector(READY, timeout=90_000)
-    assert page.get_by_text("Boundaries at epoch").count() >= 1  # the scrubber over the saved snapshots
+    # the scrubber over the saved snapshots (the finished page may take one more script run to show it)
+    expect(page.get_by_text("Boundaries at epoch").first).to_be_visible(timeout=60_000)
     land = page.get_by_text("The network's own loss landscape")
     land.scroll_into_view_if_needed()
     assert page.get_by_text("Share of each path's movement the plane holds").count() == 1
