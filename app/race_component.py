@@ -14,7 +14,10 @@ What the browser does with the payload (its shape and its one check are in
   same one). Its log scale applies only when every loss drawn is above zero;
   otherwise the chart stays linear and says why. On the linear scale the range
   follows the racers that did not diverge, so one blow-up does not flatten the
-  rest.
+  rest. On the log scale the axis runs from the highest loss reached (diverged
+  runs included, at most 12 decades above the start) down to at most 8 decades
+  below the start loss; lower values are drawn along the bottom edge, so a
+  blow-up shows as a rising line rather than a stub under a converging run.
 - Keys: space plays or pauses, left/right step, Home restarts and plays, End
   jumps to the last step. They work while the component has focus, and
   everywhere on the page (outside text fields and other controls) in
