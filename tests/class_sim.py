@@ -93,7 +93,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 TARGETS: dict[str, dict[str, float | None]] = {
     "class": {"first_render_p95": 3.0, "change_p95": 1.0, "browser_plot_max": 15.0},
     "burst": {"first_render_p95": 10.0, "change_p95": None},
-    "trainers": {"first_render_p95": None, "change_p95": 1.5, "train_max": DEFAULTS["train_timeout"]},
+    "trainers": {"first_render_p95": None, "change_p95": 1.5, "train_max": DEFAULTS["train_timeout"],
+                 "redraws_per_s": 2.0},
 }
 TOLERANCE = 1.5  # exit non-zero only when measured > TOLERANCE x target
 
@@ -338,6 +339,8 @@ class StudentResult:
     media_fetched: int = 0
     train_seconds: float | None = None
     results_seen: bool = False
+    redraws_per_s: float | None = None  # live chart redraws a trainer saw per second while training
+    redraw_gap_max: float | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -476,6 +479,26 @@ async def student(
     return res
 
 
+CHART_TYPES = ("arrow_vega_lite_chart", "vega_lite_chart")
+
+
+def redraw_rate(times: list[tuple[float, str]], t0: float, t1: float, merge: float = 0.05) -> tuple[float | None, float | None]:
+    """Return (redraws per second, longest gap in s) of the live charts received between t0 and t1.
+
+    Chart elements arriving within ``merge`` seconds of each other are one redraw
+    (the page draws loss and accuracy together). The rate is taken from the first
+    to the last redraw, so time queued before the training started does not count.
+    """
+    redraws: list[float] = []
+    for t, kind in times:
+        if t0 <= t <= t1 and kind in CHART_TYPES and (not redraws or t - redraws[-1] > merge):
+            redraws.append(t)
+    if len(redraws) < 3:
+        return None, None
+    gaps = [b - a for a, b in zip(redraws, redraws[1:])]
+    return (len(redraws) - 1) / (redraws[-1] - redraws[0]), max(gaps)
+
+
 async def trainer(
     idx: int,
     url: str,
@@ -505,8 +528,10 @@ async def trainer(
         await c.click(button, timeout=train_timeout)
         await c.wait_until(lambda cl: cl.has_results(marker), timeout=max(train_timeout - (time.perf_counter() - t1), 1),
                            what="the experiment's results")  # fmt: skip
-        res.train_seconds = time.perf_counter() - t1
+        t_end = time.perf_counter()
+        res.train_seconds = t_end - t1
         res.results_seen = True
+        res.redraws_per_s, res.redraw_gap_max = redraw_rate(c.element_times, t1, t_end)
         await c.fetch_media()
         res.ok = True
     except Exception as e:  # noqa: BLE001
@@ -744,6 +769,12 @@ def report(out: dict[str, Any], *, target_label: str) -> tuple[list[Line], list[
         ts = [t.train_seconds for t in done if t.train_seconds is not None]
         lines.append(Line(f"{name}.train_max", max(ts) if ts else math.nan, "s", tg.get("train_max"), "lt",
                           f"median {percentile(ts, 50):.1f}"))  # fmt: skip
+        rates = [t.redraws_per_s for t in done if t.redraws_per_s is not None]
+        gaps = [t.redraw_gap_max for t in done if t.redraw_gap_max is not None]
+        lines.append(Line(f"{name}.live_redraws_per_s_min", round(min(rates), 2) if rates else math.nan, "/s",
+                          tg.get("redraws_per_s"), "all" if tg.get("redraws_per_s") else "info",
+                          f"slowest trainer's live chart redraws while training; longest gap "
+                          f"{max(gaps) if gaps else math.nan:.2f} s"))  # fmt: skip
     if out["browsers"] or out["browser_skip"]:
         bs: list[BrowserResult] = out["browsers"]
         if out["browser_skip"]:

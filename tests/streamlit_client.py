@@ -480,6 +480,8 @@ class StreamlitClient:
         self.query_string = ""  # the URL's query string, as the browser would send it
         # counters
         self.deltas = 0
+        #: (perf_counter time, element type) of every new element received, for redraw rates
+        self.element_times: list[tuple[float, str]] = []
         self.bytes_received = 0
         self.exceptions_total = 0
         self.exception_texts: list[str] = []
@@ -663,6 +665,7 @@ class StreamlitClient:
                     self.run_seq,
                 )
                 self.elements[path] = el
+                self.element_times.append((time.perf_counter(), etype))
                 if etype in WIDGET_TYPES and etype not in ("button", "download_button"):
                     w = _widget_from_element(el)
                     if w is not None and (w.id not in self.widget_values or getattr(el.proto, "set_value", False)):

@@ -139,3 +139,16 @@ def test_memory_returns_after_100_sessions(app: str) -> None:
     proc, out = run_script(["tests/memory_check.py", "--app", app])
     assert "memory.after_minus_before" in out
     assert proc.returncode == 0, out
+
+
+def test_redraw_rate_counts_chart_redraws_only_while_training() -> None:
+    from class_sim import redraw_rate
+
+    # Charts at 1.0, 1.02 (same redraw), 1.5, 2.0, 2.5; a markdown at 1.7; one chart before t0 and one after t1.
+    times = [(0.5, "arrow_vega_lite_chart"), (1.0, "arrow_vega_lite_chart"), (1.02, "arrow_vega_lite_chart"),
+             (1.5, "arrow_vega_lite_chart"), (1.7, "markdown"), (2.0, "arrow_vega_lite_chart"),
+             (2.5, "arrow_vega_lite_chart"), (9.0, "arrow_vega_lite_chart")]  # fmt: skip
+    rate, gap = redraw_rate(times, 0.9, 3.0)
+    assert rate == pytest.approx(3 / 1.5)  # four redraws span 1.5 s
+    assert gap == pytest.approx(0.5)
+    assert redraw_rate(times[:3], 0.9, 3.0) == (None, None)  # one redraw gives no rate
