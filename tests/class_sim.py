@@ -531,7 +531,10 @@ async def trainer(
         t_end = time.perf_counter()
         res.train_seconds = t_end - t1
         res.results_seen = True
-        res.redraws_per_s, res.redraw_gap_max = redraw_rate(c.element_times, t1, t_end)
+        # While training, the page updates its progress bar on every look; the results drawn after the
+        # last update are not live redraws.
+        live_end = max((t for t, kind in c.element_times if t1 <= t <= t_end and kind == "progress"), default=t_end)
+        res.redraws_per_s, res.redraw_gap_max = redraw_rate(c.element_times, t1, live_end)
         await c.fetch_media()
         res.ok = True
     except Exception as e:  # noqa: BLE001
