@@ -12,9 +12,10 @@ Scenarios
               see the plot drawn (a canvas or img that is not blank).
               Targets: no failure, no exception, p95 first render < 3 s, p95 control change < 1 s.
     burst     40 students at the same instant. Target: p95 first render < 10 s.
-    trainers  4 students run the article's experiment on the MLP page while 20 others keep
-              changing surface controls. Targets: the 20 keep p95 control change < 1.5 s, the 4
-              trainings end with results on the page.
+    trainers  4 students open a link to a live race of four optimizers on two moons (--train-link)
+              on the MLP page and press Train while 20 others keep changing surface controls.
+              Targets: the 20 keep p95 control change < 1.5 s, the 4 trainings end with results on
+              the page, and each trainer's live curves redraw at least twice a second.
 
 Before the students, one "lecturer" session opens the page (as the lecturer does before sharing
 the link), so imports and caches are warm; --no-warmup measures a cold server.
@@ -76,7 +77,12 @@ DEFAULTS: dict[str, Any] = {
     # warning printed).
     "controls": ["Surface", "Steps", "Learning rate|lr"],
     "mlp_page": "mlp",  # --mlp-page, url path of the MLP page
-    "train_button": "Run the article's experiment",  # --train-button
+    "train_button": "Run the article's experiment",  # --train-button (without --train-link)
+    # --train-link: a query string the trainers open the MLP page with before pressing "Train"
+    # (issue 19's live race: four optimizers on two moons); "" = press --train-button instead.
+    "train_link": "d=two_moons&h=16,16&ep=1000&b=32&seed=0&r=sgd(lr=0.1)&r=momentum(lr=0.05)"
+                  "&r=rmsprop(lr=0.01)&r=adam(lr=0.01)",
+    "link_train_button": "Train",
     # --results-marker: regex of a text that appears with the results; None = a table
     # (st.dataframe / st.table) appears on the MLP page.
     "results_marker": None,
@@ -511,19 +517,25 @@ async def trainer(
     train_timeout: float,
     timeout: float,
     fetch_static: bool,
+    link: str = "",
 ) -> StudentResult:
-    """Open the app, go to the MLP page through the navigation, run the experiment, wait for results."""
+    """Open the app, go to the MLP page (through the navigation, or by ``link``), train, wait for results."""
     res = StudentResult(who=f"trainer{idx}")
     await asyncio.sleep(delay)
     c = StreamlitClient(url, timeout=timeout, fetch_static=fetch_static, name=res.who)
     try:
         t0 = time.perf_counter()
-        await c.open(surface_page)
-        await c.fetch_media()
-        res.first_render = time.perf_counter() - t0
-        nav = await c.navigate(mlp_page)
-        res.changes.append(nav.seconds)
-        await c.fetch_media()
+        if link:  # a shared link straight to an experiment on the MLP page
+            await c.open(mlp_page, query_string=link)
+            await c.fetch_media()
+            res.first_render = time.perf_counter() - t0
+        else:
+            await c.open(surface_page)
+            await c.fetch_media()
+            res.first_render = time.perf_counter() - t0
+            nav = await c.navigate(mlp_page)
+            res.changes.append(nav.seconds)
+            await c.fetch_media()
         t1 = time.perf_counter()
         await c.click(button, timeout=train_timeout)
         await c.wait_until(lambda cl: cl.has_results(marker), timeout=max(train_timeout - (time.perf_counter() - t1), 1),
@@ -711,7 +723,8 @@ async def run_scenario(args: argparse.Namespace, url: str, server_pid: int | Non
         for i in range(sc.get("trainers") or 0):
             trainer_tasks.append(asyncio.create_task(trainer(
                 i, url, delay=2.0 + i * 0.5, surface_page=args.surface_page, mlp_page=args.mlp_page,
-                button=args.train_button, marker=args.results_marker, train_timeout=args.train_timeout,
+                button=args.train_button or (DEFAULTS["link_train_button"] if args.train_link else DEFAULTS["train_button"]),
+                marker=args.results_marker, train_timeout=args.train_timeout, link=args.train_link,
                 **common)))  # fmt: skip
         browser_task = None
         if chromium is not None:
@@ -855,7 +868,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--surface-page", default=DEFAULTS["surface_page"])
     p.add_argument("--control", action="append", help=f"label of a control to change (repeatable; default {DEFAULTS['controls']})")
     p.add_argument("--mlp-page", default=DEFAULTS["mlp_page"])
-    p.add_argument("--train-button", default=DEFAULTS["train_button"])
+    p.add_argument("--train-link", default=DEFAULTS["train_link"],
+                   help="query string of the experiment the trainers open on the MLP page ('' = the article's button)")
+    p.add_argument("--train-button", help="button a trainer presses (default 'Train' with a link, else "
+                   f"{DEFAULTS['train_button']!r})")
     p.add_argument("--results-marker", default=DEFAULTS["results_marker"])
     p.add_argument("--train-timeout", type=float, default=DEFAULTS["train_timeout"])
     p.add_argument("--students", type=int, help="override the scenario's number of students")
