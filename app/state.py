@@ -5,7 +5,7 @@ The racers' own widgets are mapped in ``app/controls.py``, shared with the MLP p
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import surfaces
@@ -17,6 +17,30 @@ from .scene import Scene
 #: widget keys starting with these are actions or views (buttons, downloads, uploads, the
 #: animator): Streamlit refuses values set for them, so they are never re-saved
 TRANSIENT_PREFIXES = ("act_", "view_")
+
+
+# -- the URL: which page owns which query key ---------------------------------------------
+
+#: the keys of the surfaces page's links: ``Scene.to_query``'s and the page's preset and presenter keys
+SCENE_KEYS = frozenset({"s", "f", "w", "r", "x0", "xs", "rs", "n", "noise", "seed", "ns", "b", "ins", "eq",
+                        "preset", "present"})
+#: the keys of the MLP page's links (``app.experiment.to_query``). Listed here, not there, so that the
+#: surfaces page knows them without importing the network's modules (scikit-learn: a second at start-up).
+EXPERIMENT_KEYS = frozenset({"d", "dp", "h", "ep", "b", "seed", "kp", "sh", "dt", "r"})
+
+
+def own_query(query: Mapping[str, Any], mine: frozenset[str], theirs: frozenset[str]) -> dict[str, Any]:
+    """Return the part of a URL's query that the page owning the keys ``mine`` reads; {} for the other page's link.
+
+    The pages share three key names (r, b, seed). A query holding a key only
+    the other page writes and none only this page writes is the other page's
+    link, shared keys included (an MLP link's optimizers are no scene's). Keys
+    of neither page (a mail client's tracking tag) are left out.
+    """
+    keys = set(query)
+    if keys & (theirs - mine) and not keys & (mine - theirs):
+        return {}
+    return {k: v for k, v in query.items() if k in mine}
 
 
 def keep_widget_values(state: MutableMapping[str, Any]) -> None:
