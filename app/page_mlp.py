@@ -50,7 +50,7 @@ from .mlp_views import (
     sharpness_chart,
 )
 from .mlp_views import curves_chart as race_chart
-from .state import EXPERIMENT_KEYS, SCENE_KEYS, own_query
+from .state import experiment_query
 from .text import as_text
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
@@ -157,7 +157,7 @@ def _on_preset() -> None:
 def _own_query() -> dict:
     """Return the URL's experiment keys: none of a scene's link (the surfaces page's), nor keys of no page."""
     query = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
-    return own_query(query, EXPERIMENT_KEYS, SCENE_KEYS)
+    return experiment_query(query)
 
 
 def _flat(query: dict) -> dict:
@@ -200,7 +200,7 @@ def _follow_history() -> None:
     reruns the page with the history entry's URL, which then differs from
     the one this page wrote last while the controls are as they were. A
     control changed meanwhile wins. A scene's link is not this page's to
-    follow (``own_query``).
+    follow (``state.experiment_query``).
     """
     written = st.session_state.get("_mlp_url_written")
     query = _own_query()

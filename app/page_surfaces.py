@@ -23,7 +23,7 @@ from .payload import payload
 from .race import Race, main_start, results, run_race, tolerance, window_of
 from .race_component import race_view
 from .scene import LIMITS, Scene, SceneError, load_surface
-from .state import EXPERIMENT_KEYS, SCENE_KEYS, own_query, read_scene, write_scene
+from .state import EXPERIMENT_KEYS, SCENE_KEYS, read_scene, scene_query, write_scene
 from .text import as_text
 
 CUSTOM = surfaces.CUSTOM
@@ -55,8 +55,8 @@ def _query_dict() -> dict:
 
 
 def _own_query() -> dict:
-    """Return the URL's scene keys: none of an MLP experiment's link, nor keys of no page."""
-    return own_query(_query_dict(), SCENE_KEYS, EXPERIMENT_KEYS)
+    """Return the URL's query without the MLP page's keys: nothing of an MLP experiment's link."""
+    return scene_query(_query_dict())
 
 
 def _surface_title(name: str) -> str:

@@ -29,18 +29,30 @@ SCENE_KEYS = frozenset({"s", "f", "w", "r", "x0", "xs", "rs", "n", "noise", "see
 EXPERIMENT_KEYS = frozenset({"d", "dp", "h", "ep", "b", "seed", "kp", "sh", "dt", "r"})
 
 
-def own_query(query: Mapping[str, Any], mine: frozenset[str], theirs: frozenset[str]) -> dict[str, Any]:
-    """Return the part of a URL's query that the page owning the keys ``mine`` reads; {} for the other page's link.
+def _is_link_of(query: Mapping[str, Any], theirs_only: frozenset[str], mine_only: frozenset[str]) -> bool:
+    """Return True when ``query`` holds a key only the other page writes and none only this page writes."""
+    return bool(query.keys() & theirs_only) and not query.keys() & mine_only
 
-    The pages share three key names (r, b, seed). A query holding a key only
-    the other page writes and none only this page writes is the other page's
-    link, shared keys included (an MLP link's optimizers are no scene's). Keys
-    of neither page (a mail client's tracking tag) are left out.
+
+def scene_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the part of a URL's query the surfaces page reads: {} for an MLP experiment's link.
+
+    The pages share three key names (r, b, seed): in an MLP link they are the
+    experiment's, not a scene's. Otherwise every key but the MLP page's own is
+    passed on: ``Scene.from_query`` reads the keys it knows (a scene key added
+    there needs no entry here to be read) and ignores the rest.
     """
-    keys = set(query)
-    if keys & (theirs - mine) and not keys & (mine - theirs):
+    mlp_only = EXPERIMENT_KEYS - SCENE_KEYS
+    if _is_link_of(query, mlp_only, SCENE_KEYS - EXPERIMENT_KEYS):
         return {}
-    return {k: v for k, v in query.items() if k in mine}
+    return {k: v for k, v in query.items() if k not in mlp_only}
+
+
+def experiment_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the part of a URL's query the MLP page reads, its own keys only: {} for a scene's link."""
+    if _is_link_of(query, SCENE_KEYS - EXPERIMENT_KEYS, EXPERIMENT_KEYS - SCENE_KEYS):
+        return {}
+    return {k: v for k, v in query.items() if k in EXPERIMENT_KEYS}
 
 
 def keep_widget_values(state: MutableMapping[str, Any]) -> None:

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from app.experiment import PRESETS_FILE, Experiment, normalized, to_query
 from app.racer import PALETTE, Racer
 from app.scene import Scene
-from app.state import EXPERIMENT_KEYS, SCENE_KEYS, own_query
+from app.state import EXPERIMENT_KEYS, SCENE_KEYS, experiment_query, scene_query
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 MLP, SURFACES = "views/mlp.py", "views/surfaces.py"
@@ -79,21 +79,23 @@ def test_the_key_tables_are_the_codecs_keys():
     assert set(to_query(exp)) == EXPERIMENT_KEYS
 
 
-@pytest.mark.parametrize("query, mine, theirs, owned", [
-    # an MLP link on the surfaces page: its racers, batch size and seed are no scene's
-    ({"d": ["two_moons"], "r": ["sgd(lr=30)"], "b": ["32"], "seed": ["1"]}, SCENE_KEYS, EXPERIMENT_KEYS, {}),
-    # a scene link on the MLP page
-    ({"s": ["himmelblau"], "r": ["adam(lr=0.02)"], "seed": ["1"]}, EXPERIMENT_KEYS, SCENE_KEYS, {}),
-    # only shared keys: each page reads them as its own; a key of neither page is left out
-    ({"r": ["adam(lr=0.02)"], "utm_source": ["mail"]}, SCENE_KEYS, EXPERIMENT_KEYS, {"r": ["adam(lr=0.02)"]}),
+@pytest.mark.parametrize("query, scene, experiment", [
+    # an MLP link: its racers, batch size and seed are no scene's
+    ({"d": ["two_moons"], "r": ["sgd(lr=30)"], "b": ["32"], "seed": ["1"]}, {},
+     {"d": ["two_moons"], "r": ["sgd(lr=30)"], "b": ["32"], "seed": ["1"]}),
+    # a scene link: none of it is an experiment's; a key the table does not list (ov) still reaches the scene
+    ({"s": ["himmelblau"], "r": ["adam(lr=0.02)"], "seed": ["1"], "ov": ["1"]},
+     {"s": ["himmelblau"], "r": ["adam(lr=0.02)"], "seed": ["1"], "ov": ["1"]}, {}),
+    # only shared keys: each page reads them as its own; the MLP page reads no key of neither page
+    ({"r": ["adam(lr=0.02)"], "utm_source": ["mail"]}, {"r": ["adam(lr=0.02)"], "utm_source": ["mail"]},
+     {"r": ["adam(lr=0.02)"]}),
     # both pages' keys: each page takes its own
-    ({"s": ["himmelblau"], "d": ["spiral"], "seed": ["4"]}, SCENE_KEYS, EXPERIMENT_KEYS,
-     {"s": ["himmelblau"], "seed": ["4"]}),
-    ({"s": ["himmelblau"], "d": ["spiral"], "seed": ["4"]}, EXPERIMENT_KEYS, SCENE_KEYS,
+    ({"s": ["himmelblau"], "d": ["spiral"], "seed": ["4"]}, {"s": ["himmelblau"], "seed": ["4"]},
      {"d": ["spiral"], "seed": ["4"]}),
 ])
-def test_own_query_keeps_a_pages_own_keys(query, mine, theirs, owned):
-    assert own_query(query, mine, theirs) == owned
+def test_each_page_reads_its_own_keys(query, scene, experiment):
+    assert scene_query(query) == scene
+    assert experiment_query(query) == experiment
 
 
 # -- the address bar follows the controls ----------------------------------------------------
