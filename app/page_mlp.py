@@ -637,8 +637,8 @@ def _landscape(job_id: int, training, labels: list[str]) -> None:
     spec = path_loss_chart(sl, labels)
     if spec is not None:
         c2.altair_chart(spec, width="stretch")
-    c2.caption("Solid: the loss along each optimizer's real path. Dashed: the loss at its points projected onto "
-               "the plane. Where they part, the picture on the left is not the whole story: the path left the plane.")
+    c2.caption("Solid: the loss along each optimizer's real path, in its colour on the map. Dashed: the loss at "
+               "its points projected onto the plane. Where they part, the picture on the left is not the whole story: the path left the plane.")
     held = ", ".join(f"{as_text(p.label)} {p.explained:.0%}" for p in sl.paths)
     st.caption(f"Share of each path's movement the plane holds: {held}. "
                + (as_text(training.slice_note) if training.slice_note else ""))
