@@ -107,7 +107,10 @@ def sharpness_chart(series: dict[int, tuple[list, list]], lrs: list[float | None
             y="2/lr:Q", color=color, tooltip=["optimizer", alt.Tooltip("2/lr:Q", format=".3g")])
         chart = line + rule
     # Inside a vconcat: Streamlit (1.67) draws a bare layer chart about 80 px high whatever its height says.
-    return alt.vconcat(chart.properties(height=240))
+    # Fitted to the page's width, axis labels included: else the plot alone gets that width and the whole
+    # chart runs about 60 px past the page's right edge (seen at 1366 px).
+    return alt.vconcat(chart.properties(height=240)).properties(
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 # -- boundary pictures ---------------------------------------------------------------------
