@@ -1,5 +1,5 @@
-"""The MLP page's address bar in Chromium: a control changes the URL, the URL reopens the same controls,
-Back steps back, and switching pages carries no key of the other page."""
+"""The MLP page in Chromium at 1366 x 768: a control changes the URL, the URL reopens the same controls,
+Back steps back, switching pages carries no key of the other page; eight optimizers' results stay on the page."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 from playwright.sync_api import expect
 from support import READY, serve
 
+from app.experiment import Experiment, to_query
+from app.racer import PALETTE, Racer
 from app.state import EXPERIMENT_KEYS, SCENE_KEYS
 
 
@@ -93,3 +95,26 @@ def test_switching_pages_carries_no_foreign_keys(page, server):
     keys = set(query(page.url))
     assert keys == EXPERIMENT_KEYS, keys
     expect(field(page, "Epochs")).to_have_value("9", timeout=60_000)
+
+
+EIGHT = Experiment(dataset="two_moons", hidden=(8,), epochs=20, sharpness_every=5, racers=tuple(
+    Racer(name, (("lr", 0.01),), color=PALETTE[i]) for i, name in enumerate(
+        ("sgd", "momentum", "heavy_ball", "rmsprop", "adam", "adagrad", "adamw", "lion"))))
+
+
+def test_eight_optimizers_stay_inside_the_page_at_1366(page, server):
+    """Every chart and picture of a finished eight-optimizer training ends inside the page's content column."""
+    page.goto(f"{server}/mlp?{urllib.parse.urlencode(to_query(EIGHT), doseq=True)}")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator("[data-testid='stProgress']").get_by_text("done:").wait_for(timeout=120_000)
+    page.wait_for_selector(READY, timeout=60_000)
+    page.locator("[data-testid='stMain']").get_by_text("Share of each path").wait_for(timeout=60_000)
+    right = page.evaluate("document.querySelector('[data-testid=stMainBlockContainer]').getBoundingClientRect()"
+                          ".right - parseFloat(getComputedStyle(document.querySelector("
+                          "'[data-testid=stMainBlockContainer]')).paddingRight)")
+    edges = page.evaluate("[...document.querySelectorAll('[data-testid=stVegaLiteChart] canvas, "
+                          "[data-testid=stVegaLiteChart] svg, [data-testid=stImage] img')]"
+                          ".map(e => [e.closest('[data-testid]').dataset.testid, e.getBoundingClientRect().right])")
+    charts = [e for e in edges if e[0] == "stVegaLiteChart"]
+    assert len(charts) >= 3, edges  # loss and accuracy, sharpness, loss along the paths
+    assert all(r <= right + 1 for _, r in edges), (right, edges)
