@@ -65,7 +65,8 @@ def curves_chart(records: dict[int, list[dict]], labels: list[str], colors: list
     shown = [names[i] for i in sorted(records)]
     x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d"),
               scale=alt.Scale(domain=[0, epochs]) if epochs else alt.Undefined)
-    color = alt.Color("optimizer:N", sort=shown, legend=alt.Legend(orient="bottom", columns=4),
+    # labelLimit: "Heavy-ball momentum (lr=0.05)" whole, not cut at Vega's default 160 px
+    color = alt.Color("optimizer:N", sort=shown, legend=alt.Legend(orient="bottom", columns=4, labelLimit=260),
                       scale=alt.Scale(domain=shown, range=[colors[names.index(n)] for n in shown]))
     dash = alt.StrokeDash("set:N", sort=["train", "test"], legend=alt.Legend(orient="bottom", title="data"),
                           scale=alt.Scale(domain=["train", "test"], range=[[1, 0], [5, 3]]))
@@ -106,7 +107,10 @@ def sharpness_chart(series: dict[int, tuple[list, list]], lrs: list[float | None
             y="2/lr:Q", color=color, tooltip=["optimizer", alt.Tooltip("2/lr:Q", format=".3g")])
         chart = line + rule
     # Inside a vconcat: Streamlit (1.67) draws a bare layer chart about 80 px high whatever its height says.
-    return alt.vconcat(chart.properties(height=240))
+    # Fitted to the page's width, axis labels included: else the plot alone gets that width and the whole
+    # chart runs about 60 px past the page's right edge (seen at 1366 px).
+    return alt.vconcat(chart.properties(height=240)).properties(
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 # -- boundary pictures ---------------------------------------------------------------------
@@ -185,7 +189,11 @@ def digits_preview_figure(X: np.ndarray, y: np.ndarray, per_class: int = 6) -> F
 
 def landscape_figure(sl, fontsize: int = 9) -> Figure:
     """Return the slice's loss as filled contours (log colours) with every optimizer's projected path on it."""
-    fig = Figure(figsize=(6.4, 5.0), dpi=100, layout="constrained")
+    # Over three paths the legend would cover much of the map: it goes below it in two columns (the
+    # figure taller by its rows), with labels short enough for two to share the width
+    below = len(sl.paths) > 3
+    rows = (len(sl.paths) + 2) // 2
+    fig = Figure(figsize=(6.4, 5.0 + (0.2 * rows + 0.15 if below else 0)), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     L = np.asarray(sl.loss, dtype=float)
     finite = L[np.isfinite(L) & (L > 0)]
@@ -199,7 +207,7 @@ def landscape_figure(sl, fontsize: int = 9) -> Figure:
         c = p.coords
         ax.plot(c[:, 0], c[:, 1], color="white", lw=3.2, alpha=0.8)
         ax.plot(c[:, 0], c[:, 1], color=p.color or "black", lw=1.8,
-                label=f"{p.label}: plane holds {p.explained:.0%} of its movement")
+                label=f"{p.label}: plane holds {p.explained:.0%}" + ("" if below else " of its movement"))
         ax.plot(c[-1, 0], c[-1, 1], "o", color=p.color or "black", mec="white", ms=7)
     ax.plot(0, 0, "*", color="white", mec="black", ms=13, label="common initial weights")
     what = ("plane of the paths' first two principal directions"
@@ -209,7 +217,10 @@ def landscape_figure(sl, fontsize: int = 9) -> Figure:
                  fontsize=fontsize)
     ax.set_xlabel("direction 1", fontsize=fontsize)
     ax.set_ylabel("direction 2", fontsize=fontsize)
-    ax.legend(fontsize=fontsize - 1, loc="upper right", framealpha=0.85)
+    if below:
+        fig.legend(fontsize=fontsize - 1, loc="outside lower center", ncols=2, frameon=False)
+    else:
+        ax.legend(fontsize=fontsize - 1, loc="upper right", framealpha=0.85)
     return fig
 
 
@@ -231,9 +242,11 @@ def path_loss_chart(sl, labels: list[str]):
     return alt.Chart(df).mark_line(strokeWidth=1.6).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(format="d")),
         y=alt.Y("loss:Q", title="training loss (log)", scale=alt.Scale(type="log")),
-        color=alt.Color("optimizer:N", sort=shown, scale=alt.Scale(domain=shown, range=colors),
-                        legend=alt.Legend(orient="bottom", columns=2)),
-        strokeDash=alt.StrokeDash("where:N", legend=alt.Legend(orient="bottom", title=None),
+        # The chart sits beside the map, in a column about 350 px wide at 1366 px, whose height the
+        # legends share with the plot: the map beside it is the colours' key (and the tooltip names
+        # each line); only the two line styles get a legend, above the plot.
+        color=alt.Color("optimizer:N", sort=shown, scale=alt.Scale(domain=shown, range=colors), legend=None),
+        strokeDash=alt.StrokeDash("where:N", legend=alt.Legend(orient="top", title=None),
                                   scale=alt.Scale(domain=["real weights", "projected onto the plane"],
                                                   range=[[1, 0], [5, 3]])),
         detail="optimizer:N",

@@ -50,6 +50,7 @@ from .mlp_views import (
     sharpness_chart,
 )
 from .mlp_views import curves_chart as race_chart
+from .state import experiment_query
 from .text import as_text
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
@@ -153,22 +154,89 @@ def _on_preset() -> None:
         _write_experiment(presets()[name].experiment)
 
 
-def _query_dict() -> dict:
-    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+def _own_query() -> dict:
+    """Return the URL's experiment keys: none of a scene's link (the surfaces page's), nor keys of no page."""
+    query = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    return experiment_query(query)
+
+
+def _flat(query: dict) -> dict:
+    """Return a query's last value of each key, the racers' whole list (the form ``to_query`` writes)."""
+    return {k: (v if k == "r" else v[-1]) for k, v in query.items()}
+
+
+def _preset_of(exp: Experiment) -> str:
+    """Return the name of the preset whose experiment ``exp`` trains, else ""."""
+    same = normalized(exp)
+    return next((name for name, p in presets().items() if normalized(p.experiment) == same), "")
+
+
+def _open_link(query: dict) -> None:
+    """Show the experiment of a link's query in every control, with a note for each part it could not use."""
+    exp, notes = from_query(query) if query else (Experiment(), [])
+    _write_experiment(exp)
+    st.session_state["mlp_preset"] = _preset_of(exp)  # a preset's link shows its lesson
+    st.session_state["mlp_link_notes"] = notes
+
+
+def _widgets_fingerprint() -> tuple:
+    """Return what the experiment's controls show (read, not checked): a change of any of them is a new experiment."""
+    ss = st.session_state
+    name = ss.get("mlp_dataset")
+    plain = tuple(ss.get(k) for k in ("mlp_dataset", "mlp_hidden", "mlp_keep_prob", "mlp_batch", "mlp_epochs",
+                                      "mlp_seed", "mlp_dtype", "mlp_sharpness", "mlp_csv_sha", "mlp_csv_label"))
+    data = tuple(sorted((k, ss[k]) for k in ss if isinstance(k, str) and k.startswith(f"ds_{name}_")))
+    try:
+        racers = tuple(read_racer(i, ss, RACER_PREFIX) for i in ss[f"{RACER_PREFIX}_ids"])
+    except (KeyError, ValueError):  # a racer whose widgets are not all there yet
+        racers = ()
+    return plain, data, racers
+
+
+def _follow_history() -> None:
+    """Show the URL's experiment when the browser's Back or Forward button changed the URL.
+
+    As on the surfaces page (``page_surfaces._follow_history``): Streamlit
+    reruns the page with the history entry's URL, which then differs from
+    the one this page wrote last while the controls are as they were. A
+    control changed meanwhile wins. A scene's link is not this page's to
+    follow (``state.experiment_query``).
+    """
+    written = st.session_state.get("_mlp_url_written")
+    query = _own_query()
+    if written is None or not query or _flat(query) == written[0] or _widgets_fingerprint() != written[1]:
+        return
+    _open_link(query)
+
+
+def _keep_url(exp: Experiment | None) -> None:
+    """Write the experiment into the page's URL, so the address bar is always a link to it.
+
+    Each new URL is a browser history entry, so Back steps back through the
+    experiments (``_follow_history``). Controls that make no experiment
+    (``exp`` None: a message says why) leave the URL at the last one that did.
+    """
+    ss = st.session_state
+    if exp is not None:
+        query = to_query(exp)
+        if query != _flat({k: st.query_params.get_all(k) for k in st.query_params.keys()}):
+            st.query_params.from_dict(query)
+    else:
+        query = ss.get("_mlp_url_written", (_flat(_own_query()),))[0]
+    ss["_mlp_url_written"] = (query, _widgets_fingerprint())
 
 
 def _share(exp: Experiment) -> None:
-    """Show the link that opens this experiment (the page reads it on arrival).
-
-    The address bar is not kept in sync as on the surfaces page: that page
-    follows every change of the URL as a Back or Forward step, and would read
-    this page's keys as a scene once the query survives a page switch.
-    """
+    """Show the link that opens this experiment, with a copy button (the address bar holds the same link)."""
     base = (getattr(st.context, "url", "") or "").split("?", 1)[0]
     with st.expander("Share this experiment"):
         st.code(f"{base}?{urllib.parse.urlencode(to_query(exp), doseq=True)}", language=None, wrap_lines=True)
-        st.caption("Anyone opening this link gets the same data, network, settings and optimizers, and so the same "
-                   "numbers.")
+        if exp.dataset == CSV:
+            st.caption("An uploaded file cannot travel in a link: this one opens the default data set with the "
+                       "same network, settings and optimizers.")
+        else:
+            st.caption("Anyone opening this link gets the same data, network, settings and optimizers, and so the "
+                       "same numbers. The address bar holds it too.")
 
 
 def _on_upload() -> None:
@@ -242,11 +310,8 @@ def _controls() -> None:
 
 
 def _init() -> None:
-    ss = st.session_state
-    if f"{RACER_PREFIX}_ids" not in ss:
-        exp, notes = from_query(_query_dict()) if len(st.query_params) else (Experiment(), [])
-        _write_experiment(exp)
-        ss["mlp_link_notes"] = notes
+    if f"{RACER_PREFIX}_ids" not in st.session_state:
+        _open_link(_own_query())
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -410,6 +475,7 @@ def _digits_png(name: str, params: tuple, _data) -> bytes:
 def render() -> None:
     """Draw the MLP panel."""
     _init()
+    _follow_history()
     _controls()
     ss = st.session_state
     for note in ss.pop("mlp_link_notes", []):
@@ -420,6 +486,7 @@ def render() -> None:
                "one epoch in turn, so all curves grow together.")
     preset = presets().get(ss.get("mlp_preset") or "")
     exp = _experiment()
+    _keep_url(exp)
     if preset is not None:
         same = exp is not None and normalized(exp) == normalized(preset.experiment)  # the lesson holds for the preset's settings, not for any change of them
         st.info(f"**{as_text(preset.title)}.** {as_text(preset.lesson)}"
@@ -570,8 +637,8 @@ def _landscape(job_id: int, training, labels: list[str]) -> None:
     spec = path_loss_chart(sl, labels)
     if spec is not None:
         c2.altair_chart(spec, width="stretch")
-    c2.caption("Solid: the loss along each optimizer's real path. Dashed: the loss at its points projected onto "
-               "the plane. Where they part, the picture on the left is not the whole story: the path left the plane.")
+    c2.caption("Solid: the loss along each optimizer's real path, in its colour on the map. Dashed: the loss at "
+               "its points projected onto the plane. Where they part, the picture on the left is not the whole story: the path left the plane.")
     held = ", ".join(f"{as_text(p.label)} {p.explained:.0%}" for p in sl.paths)
     st.caption(f"Share of each path's movement the plane holds: {held}. "
                + (as_text(training.slice_note) if training.slice_note else ""))

@@ -23,7 +23,7 @@ from .payload import payload
 from .race import Race, main_start, results, run_race, tolerance, window_of
 from .race_component import race_view
 from .scene import LIMITS, Scene, SceneError, load_surface
-from .state import read_scene, write_scene
+from .state import EXPERIMENT_KEYS, SCENE_KEYS, read_scene, scene_query, write_scene
 from .text import as_text
 
 CUSTOM = surfaces.CUSTOM
@@ -52,6 +52,11 @@ def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
 
 def _query_dict() -> dict:
     return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _own_query() -> dict:
+    """Return the URL's query without the MLP page's keys: nothing of an MLP experiment's link."""
+    return scene_query(_query_dict())
 
 
 def _surface_title(name: str) -> str:
@@ -165,10 +170,17 @@ def _open_link(query: dict) -> Scene:
     return scene
 
 
+#: session-state key of an MLP experiment's link opened on this page, kept to offer it to the MLP page
+FOREIGN_LINK_KEY = "_mlp_link"
+
+
 def _init_state() -> None:
     if "r_ids" in st.session_state:
         return
-    st.session_state["last_good"] = _open_link(_query_dict())
+    query, own = _query_dict(), _own_query()
+    if not own and query.keys() & (EXPERIMENT_KEYS - SCENE_KEYS):
+        st.session_state[FOREIGN_LINK_KEY] = {k: query[k] for k in query.keys() & EXPERIMENT_KEYS}
+    st.session_state["last_good"] = _open_link(own)
 
 
 def _widgets_fingerprint() -> tuple:
@@ -188,13 +200,15 @@ def _follow_history() -> None:
     history entry and, on Back or Forward, reruns the page with that entry's URL.
     That URL then differs from the one written last while the controls are as
     they were after the last run. A control changed meanwhile wins: its rerun
-    may carry the previous URL if the click raced the new one.
+    may carry the previous URL if the click raced the new one. Only the scene's
+    own keys count: the MLP page's link (its Back step, or a query kept across
+    a page switch) is no scene.
     """
     written = st.session_state.get("_url_written")
-    query = _query_dict_flat()
+    query = _flat(_own_query())
     if written is None or not query or query == written[0] or _widgets_fingerprint() != written[1]:
         return
-    _open_link(_query_dict())
+    _open_link(_own_query())
 
 
 def _forget_edited_preset() -> None:
@@ -353,6 +367,7 @@ def _render() -> None:
     st.html(f"<style>{PAGE_CSS}{PRESENTER_CSS if presenter else ''}</style>")
     for note in st.session_state.pop("link_notes", []):
         _link_note(note)
+    _offer_foreign_link()
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
     _heading(scene, surf, presenter)
@@ -429,6 +444,16 @@ def _widgets_scene() -> Scene | None:
     except ValueError as e:  # SceneError, or a start point that does not read
         st.error(f"{as_text(e)}. Showing the last scene that worked.", icon="⚠️")
     return None
+
+
+def _offer_foreign_link() -> None:
+    """Say, once, that the link opened holds an MLP experiment, with a link that opens it on the MLP page."""
+    query = st.session_state.pop(FOREIGN_LINK_KEY, None)
+    if query:
+        st.info("This link holds a network training (the MLP classifier page's experiment), not a loss surface: "
+                "the surfaces page shows its default scene.", icon=":material/link:")
+        st.page_link("views/mlp.py", label="Open the experiment on the MLP classifier page", icon=":material/hub:",
+                     query_params=query)
 
 
 def _link_note(note: str) -> None:
@@ -563,5 +588,9 @@ def _png(scene: Scene) -> bytes:
 
 
 def _query_dict_flat() -> dict:
-    d = _query_dict()
-    return {k: (v if k == "r" else v[-1]) for k, v in d.items()}
+    return _flat(_query_dict())
+
+
+def _flat(query: dict) -> dict:
+    """Return a query's last value of each key, the racers' whole list (the form ``Scene.to_query`` writes)."""
+    return {k: (v if k == "r" else v[-1]) for k, v in query.items()}

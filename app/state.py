@@ -5,7 +5,7 @@ The racers' own widgets are mapped in ``app/controls.py``, shared with the MLP p
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import surfaces
@@ -17,6 +17,42 @@ from .scene import Scene
 #: widget keys starting with these are actions or views (buttons, downloads, uploads, the
 #: animator): Streamlit refuses values set for them, so they are never re-saved
 TRANSIENT_PREFIXES = ("act_", "view_")
+
+
+# -- the URL: which page owns which query key ---------------------------------------------
+
+#: the keys of the surfaces page's links: ``Scene.to_query``'s and the page's preset and presenter keys
+SCENE_KEYS = frozenset({"s", "f", "w", "r", "x0", "xs", "rs", "n", "noise", "seed", "ns", "b", "ins", "eq",
+                        "preset", "present"})
+#: the keys of the MLP page's links (``app.experiment.to_query``). Listed here, not there, so that the
+#: surfaces page knows them without importing the network's modules (scikit-learn: a second at start-up).
+EXPERIMENT_KEYS = frozenset({"d", "dp", "h", "ep", "b", "seed", "kp", "sh", "dt", "r"})
+
+
+def _is_link_of(query: Mapping[str, Any], theirs_only: frozenset[str], mine_only: frozenset[str]) -> bool:
+    """Return True when ``query`` holds a key only the other page writes and none only this page writes."""
+    return bool(query.keys() & theirs_only) and not query.keys() & mine_only
+
+
+def scene_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the part of a URL's query the surfaces page reads: {} for an MLP experiment's link.
+
+    The pages share three key names (r, b, seed): in an MLP link they are the
+    experiment's, not a scene's. Otherwise every key but the MLP page's own is
+    passed on: ``Scene.from_query`` reads the keys it knows (a scene key added
+    there needs no entry here to be read) and ignores the rest.
+    """
+    mlp_only = EXPERIMENT_KEYS - SCENE_KEYS
+    if _is_link_of(query, mlp_only, SCENE_KEYS - EXPERIMENT_KEYS):
+        return {}
+    return {k: v for k, v in query.items() if k not in mlp_only}
+
+
+def experiment_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the part of a URL's query the MLP page reads, its own keys only: {} for a scene's link."""
+    if _is_link_of(query, SCENE_KEYS - EXPERIMENT_KEYS, EXPERIMENT_KEYS - SCENE_KEYS):
+        return {}
+    return {k: v for k, v in query.items() if k in EXPERIMENT_KEYS}
 
 
 def keep_widget_values(state: MutableMapping[str, Any]) -> None:
