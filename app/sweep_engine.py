@@ -54,7 +54,7 @@ RUNNING, DONE, STOPPED, FAILED = "running", "done", "stopped", "failed"
 class LocalPool(Executor):
     """This server's own pool of worker processes (forkserver), lower priority, one BLAS thread each."""
 
-    name = "the local worker pool"
+    name = "this server's worker pool"
 
     def __init__(self, max_workers: int = MAX_WORKERS):
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
@@ -78,6 +78,8 @@ class LocalPool(Executor):
                 self.pool = self._new_pool()
                 with _bare_main():
                     return self.pool.submit(fn, *args)
+            except RuntimeError:  # the interpreter is exiting and has shut the pool down
+                raise SweepFailed("the server is shutting down; the sweep stopped") from None
 
     def wait(self, futures: list, timeout: float) -> list:
         """Return the finished futures, waiting at most ``timeout`` seconds for the first."""
@@ -214,6 +216,11 @@ class SweepRun:
         """Return True once the sweep has ended, whatever the way."""
         return self.state != RUNNING
 
+    @property
+    def stopping(self) -> bool:
+        """Return True when a stop was asked and the sweep has not ended yet."""
+        return self._stop.is_set() and not self.done
+
     def stop(self) -> None:
         """Ask the sweep to stop: unfinished trainings are cancelled within a poll."""
         self._stop.set()
@@ -254,6 +261,9 @@ class SweepEngine:
 
         run = SweepRun(plan, data, executor, alive)
         with self.lock:
+            # an ended sweep of a session that has gone is nobody's any more: its results need no keeping
+            for other in [s for s, r in self.runs.items() if r.done and not self.session_alive(s)]:
+                del self.runs[other]
             self.runs[session] = run
         return run
 
