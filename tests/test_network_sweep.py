@@ -69,7 +69,7 @@ def dask_address():
     """Return the scheduler DESCENT_DASK_SCHEDULER names, else one started here with the dask command line."""
     address = os.environ.get(SCHEDULER_ENV, "").strip()
     if address:
-        _wait_for_workers(address, 1)
+        _wait_for_workers(address, 2)  # .ci/run starts two
         yield address
         return
     port = free_port()
