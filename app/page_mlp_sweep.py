@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 import altair as alt
 import streamlit as st
@@ -19,6 +20,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from surfaces.network import sweep
 from surfaces.network.datasets import Dataset
 
+from .controls import overlap_note
 from .experiment import CSV, Experiment
 from .page_compare import set_best_rates
 from .racer import PALETTE
@@ -173,10 +175,16 @@ def _colors(p: sweep.Plan) -> list[str]:
     return [c or PALETTE[i % len(PALETTE)] for i, c in enumerate(p.colors)]
 
 
+def sweep_label(label: str) -> str:
+    """Return a racer's label without its ``lr=...`` (the sweep varies it): ``Adam (lr=0.01)`` -> ``Adam``."""
+    text = re.sub(r"lr=[^,)]*(, )?", "", label)
+    return re.sub(r"\s*\(\s*\)", "", text.replace(", )", ")")).strip()
+
+
 def _names(p: sweep.Plan) -> list[str]:
-    """Return the optimizers' labels made unique (two racers may share a label)."""
+    """Return the optimizers' labels without their lr, made unique (two racers may share a label)."""
     out: list[str] = []
-    for lab in p.labels:
+    for lab in map(sweep_label, p.labels):
         out.append(lab if lab not in out else f"{lab} #{sum(o.startswith(lab) for o in out) + 1}")
     return out
 
@@ -215,9 +223,10 @@ def sweep_chart(res: sweep.Result, metric: str, title: str, log: bool) -> alt.La
     if not rows:
         return None
     scale = alt.Scale(domain=names, range=colors)
-    x = alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate")
+    x = alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate", axis=alt.Axis(format="~g"))
     yscale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    y = alt.Y("value:Q", scale=yscale, title=title)
+    y = alt.Y("value:Q", scale=yscale, title=title, axis=_decades([r["low"] for r in rows]
+                                                                  + [r["high"] for r in rows]) if log else alt.Axis())
     base = alt.Chart(alt.Data(values=rows))
     band = base.mark_area(opacity=0.18).encode(x, alt.Y("low:Q", scale=yscale), y2="high:Q",
                                                color=alt.Color("optimizer:N", scale=scale))
@@ -227,9 +236,15 @@ def sweep_chart(res: sweep.Result, metric: str, title: str, log: bool) -> alt.La
                  alt.Tooltip("low:Q", title="lowest seed", format=".4g"),
                  alt.Tooltip("high:Q", title="highest seed", format=".4g")])
     marks = alt.Chart(alt.Data(values=best)).mark_point(shape="diamond", size=180, filled=True, stroke="black").encode(
-        x, y, color=alt.Color("optimizer:N", scale=scale, legend=alt.Legend(orient="bottom", title=None)),
+        x, y, color=alt.Color("optimizer:N", scale=scale, legend=alt.Legend(orient="bottom", title=None, columns=4, labelLimit=220)),
         tooltip=["optimizer:N", "note:N"])
     return (band + line + marks).properties(height=260)
+
+
+def _decades(values: list[float]) -> alt.Axis:
+    """Return a log axis ticked at the powers of ten the values span (0.01, 0.1, 1), not vega's 2-5 steps."""
+    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    return alt.Axis(values=[10.0**k for k in range(lo, hi + 1)], format="~g")
 
 
 def result_rows(res: sweep.Result) -> list[dict]:
@@ -276,7 +291,15 @@ def _show(run: SweepRun, exp: Experiment | None) -> None:
     st.caption(f"Lines: the mean over the {len(p.seeds)} seeds ({', '.join(map(str, p.seeds))}) of each final value; "
                "the pale band spans the lowest and the highest seed. A rate at which any seed diverged is left out. "
                "Diamonds: each optimizer's best rate, the one with the lowest mean final training loss.")
+    note = overlap_note(p.experiment.racers)
+    if note:  # SGD and moving-average momentum at the same rates: their curves lie on top of each other
+        st.info(note, icon=":material/info:")
     best = [res.best_rate(i) for i in range(len(p.labels))]
+    edge = [name for i, name in enumerate(_names(p)) if res.best(i) in (0, len(p.rates[i]) - 1) and len(p.rates[i]) > 2]
+    if edge:
+        who = edge[0] if len(edge) == 1 else f"{', '.join(edge[:-1])} and {edge[-1]}"
+        st.caption(f"The best rate of {who} is at an end of the grid: a better one may lie beyond it. Span more "
+                   "decades, or set the optimizer's lr nearer that end, and sweep again.")
     same = exp is not None and [r.optimizer for r in exp.racers] == [r.optimizer for r in p.experiment.racers]
     st.button("Train each at its best rate", key="act_mlp_sweep_best", on_click=_train_at, args=(best,),
               disabled=not same or all(b is None for b in best),
