@@ -37,7 +37,7 @@ from .sweep_engine import (
 from .text import as_text
 
 RACER_PREFIX = "m"  # the MLP panel's racer widgets (app/page_mlp.RACER_PREFIX)
-LIVE_EVERY = 1.0  # seconds between two looks of the progress fragment at a running sweep
+LIVE_EVERY = 1.5  # seconds between two looks of the progress fragment at a running sweep
 #: (History name, chart title, log scale)
 PANELS = (("train_loss", "final training loss", True), ("test_loss", "final test loss", True),
           ("train_acc", "final training accuracy", False), ("test_acc", "final test accuracy", False))
@@ -149,7 +149,7 @@ def _live(session: str) -> None:
     if run.done:
         st.rerun()  # the ended sweep is drawn once, by the page, without this timer
     _progress(run)
-    _curves(run)
+    _curves(run, PANELS[:1])  # one chart while it runs: a class of sweeps redraws these every LIVE_EVERY s
 
 
 def progress_text(run: SweepRun) -> tuple[float, str]:
@@ -189,12 +189,12 @@ def _names(p: sweep.Plan) -> list[str]:
     return out
 
 
-def _curves(run: SweepRun) -> None:
+def _curves(run: SweepRun, panels=PANELS) -> None:
     res = run.result
     if res.done_count == 0:
         return
     cols = st.columns(2)
-    for k, (metric, title, log) in enumerate(PANELS):
+    for k, (metric, title, log) in enumerate(panels):
         spec = sweep_chart(res, metric, title, log)
         if spec is not None:
             cols[k % 2].altair_chart(spec, width="stretch")
