@@ -120,8 +120,9 @@ def render(exp: Experiment | None) -> None:
         if planned is not None:
             p, _, seconds = planned
             st.caption(f"{len(p)} trainings ({len(p.labels)} optimizer{'s' if len(p.labels) != 1 else ''} x "
-                       f"{n_rates} rates x {n_seeds} seeds, {exp.epochs} epochs each): about {seconds:,.0f} s of "
-                       f"computing, on {where_it_runs()}.")
+                       f"{n_rates} rates x {n_seeds} seeds, {exp.epochs} epochs each): "
+                       + (f"about {seconds:,.0f} s" if seconds >= 1 else "under a second")
+                       + f" of computing, on {where_it_runs()}.")
         c = st.columns([2, 2, 3])
         if c[0].button("Run the sweep", type="primary", disabled=planned is None, key="act_mlp_sweep_run"):
             try:
