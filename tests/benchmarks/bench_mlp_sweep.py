@@ -8,7 +8,9 @@ each, lower priority), then on a Dask cluster this script starts with the
 ``dask`` command line on loopback (a scheduler and two single-threaded
 workers), and prints both wall times, their ratio, and whether the numbers
 are identical. ``--epochs``, ``--rates``, ``--seeds`` change the sweep;
-``--scheduler tcp://host:port`` uses a running cluster instead.
+``--scheduler tcp://host:port`` uses a running cluster instead; ``--nice 10``
+starts the Dask workers at the local pool's priority (compare like with like
+on a busy machine). The load average is printed before and after.
 
 Speed is reported as figures and a ratio, never asserted.
 """
@@ -41,7 +43,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_cluster(workers: int) -> tuple[str, list[subprocess.Popen]]:
+def start_cluster(workers: int, nice: int = 0) -> tuple[str, list[subprocess.Popen]]:
     """Return the address of a Dask scheduler with ``workers`` single-threaded workers, and their processes."""
     from distributed import Client
 
@@ -52,7 +54,8 @@ def start_cluster(workers: int) -> tuple[str, list[subprocess.Popen]]:
     procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--no-dashboard"], **quiet)]
     time.sleep(1.0)
-    procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nworkers", str(workers),
+    niced = ["nice", "-n", str(nice)] if nice else []
+    procs.append(subprocess.Popen([*niced, sys.executable, "-m", "dask", "worker", address, "--nworkers", str(workers),
                                    "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"], **quiet))
     with Client(address, timeout=60, set_as_default=False) as c:
         c.wait_for_workers(workers, timeout=60)
@@ -72,9 +75,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rates", type=int, default=7)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--nice", type=int, default=0,
+                    help="start the Dask workers at this nice level (the local pool's run at 10): on a busy "
+                         "machine the lower priority alone makes the local pool look slower")
     ap.add_argument("--scheduler", default="", help="a running Dask scheduler to use instead of starting one")
     args = ap.parse_args(argv)
 
+    load0 = os.getloadavg()[0]
     exp = Experiment(dataset="two_moons", epochs=args.epochs,
                      racers=tuple(Entrant(n, (("lr", 0.01),)) for n in OPTIMIZERS))
     data = exp.load_data()
@@ -99,8 +106,9 @@ def main(argv=None) -> int:
     try:
         if not address:
             t0 = time.perf_counter()
-            address, procs = start_cluster(args.workers)
-            print(f"dask cluster started in {time.perf_counter() - t0:.1f} s (scheduler + {args.workers} workers)")
+            address, procs = start_cluster(args.workers, args.nice)
+            print(f"dask cluster started in {time.perf_counter() - t0:.1f} s (scheduler + {args.workers} workers "
+                  f"at nice {args.nice}; the local pool's workers run at nice 10)")
         cluster = DaskCluster(address)
         try:
             timed(plan(exp, 1, 1), cluster, data)  # the workers import the training code once
@@ -119,6 +127,7 @@ def main(argv=None) -> int:
     print(f"ratio dask / local pool: {dask_s / local_s:.2f}")
     same = [astuple(a) == astuple(b) or repr(astuple(a)) == repr(astuple(b)) for a, b in zip(local_out, dask_out)]
     print(f"identical numbers for the same seeds: {sum(same)} of {len(same)} trainings")
+    print(f"load average (1 min) before {load0:.1f}, after {os.getloadavg()[0]:.1f}")
     return 0
 
 
