@@ -18,7 +18,7 @@ from surfaces.network import datasets
 from surfaces.network.datasets import Dataset
 from surfaces.network.experiment import DEFAULT_SHARPNESS_EVERY, LIVE_GRID, boundary_axes
 
-from . import plots
+from . import page_mlp_sweep, plots
 from .controls import hyper_control, overlap_note, racer_controls, read_racer, write_racers
 from .experiment import (
     ARTICLE,
@@ -510,6 +510,7 @@ def render() -> None:
         ss["mlp_job_lrs"] = [dict(r.hp).get("lr") for r in exp.racers]
         ss["mlp_job_note"] = overlap_note(exp.racers)
     _show_data(exp)
+    page_mlp_sweep.render(exp)
     job = eng.job(ss.get("mlp_job"))
     if job is None:
         st.info("Choose a data set, a network and optimizers (or a preset), then press **Train**. "

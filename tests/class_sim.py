@@ -16,6 +16,8 @@ Scenarios
               on the MLP page and press Train while 20 others keep changing surface controls.
               Targets: the 20 keep p95 control change < 1.5 s, the 4 trainings end with results on
               the page, and each trainer's live curves redraw at least twice a second.
+    sweepers  as trainers, but the 4 press "Run the sweep" on the MLP page (its default experiment:
+              4 optimizers x 7 learning rates x 3 seeds) and wait for the sweep's table.
 
 Before the students, one "lecturer" session opens the page (as the lecturer does before sharing
 the link), so imports and caches are warm; --no-warmup measures a cold server.
@@ -93,6 +95,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "class": {"students": 40, "ramp": 10.0, "changes": 3, "think": (2.0, 6.0), "browsers": 3},
     "burst": {"students": 40, "ramp": 0.0, "changes": 1, "think": (2.0, 6.0), "browsers": 0},
     "trainers": {"students": 20, "ramp": 5.0, "changes": 3, "think": (2.0, 6.0), "browsers": 0, "trainers": 4},
+    "sweepers": {"students": 20, "ramp": 5.0, "changes": 3, "think": (2.0, 6.0), "browsers": 0, "trainers": 4,
+                 "button": "Run the sweep"},
 }
 
 # Targets in seconds (None: reported, no target). "x < t" means PASS when measured < t.
@@ -101,6 +105,7 @@ TARGETS: dict[str, dict[str, float | None]] = {
     "burst": {"first_render_p95": 10.0, "change_p95": None},
     "trainers": {"first_render_p95": None, "change_p95": 1.5, "train_max": DEFAULTS["train_timeout"],
                  "redraws_per_s": 2.0},
+    "sweepers": {"first_render_p95": None, "change_p95": 1.5, "train_max": DEFAULTS["train_timeout"]},
 }
 TOLERANCE = 1.5  # exit non-zero only when measured > TOLERANCE x target
 
@@ -723,8 +728,10 @@ async def run_scenario(args: argparse.Namespace, url: str, server_pid: int | Non
         for i in range(sc.get("trainers") or 0):
             trainer_tasks.append(asyncio.create_task(trainer(
                 i, url, delay=2.0 + i * 0.5, surface_page=args.surface_page, mlp_page=args.mlp_page,
-                button=args.train_button or (DEFAULTS["link_train_button"] if args.train_link else DEFAULTS["train_button"]),
-                marker=args.results_marker, train_timeout=args.train_timeout, link=args.train_link,
+                button=args.train_button or sc.get("button")
+                or (DEFAULTS["link_train_button"] if args.train_link else DEFAULTS["train_button"]),
+                marker=args.results_marker, train_timeout=args.train_timeout,
+                link="" if sc.get("button") else args.train_link,
                 **common)))  # fmt: skip
         browser_task = None
         if chromium is not None:

@@ -789,7 +789,8 @@ class StreamlitClient:
         ex0, d0, b0, t0n = self.exceptions_total, self.deltas, self.bytes_received, len(self.exception_texts)
         t0 = time.perf_counter()
         await self._send(back)
-        wanted = {ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY} if fragment_id else _FINAL
+        # A fragment that calls st.rerun() ends early and the server runs the whole page: that run's end counts.
+        wanted = {ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY, *_FINAL} if fragment_id else _FINAL
 
         def done() -> tuple[int, int] | None:
             for seq, status in self.finished:
