@@ -16,8 +16,9 @@ Scenarios
               on the MLP page and press Train while 20 others keep changing surface controls.
               Targets: the 20 keep p95 control change < 1.5 s, the 4 trainings end with results on
               the page, and each trainer's live curves redraw at least twice a second.
-    sweepers  as trainers, but the 4 press "Run the sweep" on the MLP page (its default experiment:
-              4 optimizers x 7 learning rates x 3 seeds) and wait for the sweep's table.
+    sweepers  as trainers, but one student opens a link to four optimizers on two moons (300 epochs)
+              and presses "Run the sweep" (7 learning rates x 3 seeds each: 84 trainings), then waits
+              for the sweep's table while the 20 keep changing controls.
 
 Before the students, one "lecturer" session opens the page (as the lecturer does before sharing
 the link), so imports and caches are warm; --no-warmup measures a cold server.
@@ -95,8 +96,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "class": {"students": 40, "ramp": 10.0, "changes": 3, "think": (2.0, 6.0), "browsers": 3},
     "burst": {"students": 40, "ramp": 0.0, "changes": 1, "think": (2.0, 6.0), "browsers": 0},
     "trainers": {"students": 20, "ramp": 5.0, "changes": 3, "think": (2.0, 6.0), "browsers": 0, "trainers": 4},
-    "sweepers": {"students": 20, "ramp": 5.0, "changes": 3, "think": (2.0, 6.0), "browsers": 0, "trainers": 4,
-                 "button": "Run the sweep"},
+    # issue 18's figure: one sweep of 4 optimizers x 7 rates x 3 seeds on two moons, 300 epochs (84 trainings)
+    "sweepers": {"students": 20, "ramp": 5.0, "changes": 3, "think": (2.0, 6.0), "browsers": 0, "trainers": 1,
+                 "button": "Run the sweep",
+                 "link": "d=two_moons&h=16,16&ep=300&b=32&seed=0&r=sgd(lr=0.01)&r=momentum(lr=0.01)"
+                         "&r=rmsprop(lr=0.01)&r=adam(lr=0.01)"},
 }
 
 # Targets in seconds (None: reported, no target). "x < t" means PASS when measured < t.
@@ -731,7 +735,7 @@ async def run_scenario(args: argparse.Namespace, url: str, server_pid: int | Non
                 button=args.train_button or sc.get("button")
                 or (DEFAULTS["link_train_button"] if args.train_link else DEFAULTS["train_button"]),
                 marker=args.results_marker, train_timeout=args.train_timeout,
-                link="" if sc.get("button") else args.train_link,
+                link=sc.get("link", "") if sc.get("button") else args.train_link,
                 **common)))  # fmt: skip
         browser_task = None
         if chromium is not None:
