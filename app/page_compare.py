@@ -11,11 +11,11 @@ import math
 import os
 import threading
 import time
+from dataclasses import replace
 
 import altair as alt
 import numpy as np
 import streamlit as st
-from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from optim import OPTIMIZERS
@@ -23,15 +23,19 @@ from surfaces import engine, sweep
 
 from . import images, plots
 from .controls import racer_key
-from .race import starts_of, tolerance, window_of
+from .outcome import (
+    DIVERGED_COLOR,
+    basin_color,
+    outcome_rgb,
+    racer_map,
+)
+from .race import starts_of, tolerance
 from .racer import color_of
 from .scene import Scene, load_surface
 
-#: colours of the declared minima on the outcome maps (Paul Tol's bright scheme, readable by colour-blind students)
-BASIN_COLORS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377")
-ELSEWHERE_COLOR = "#BBBBBB"
-DIVERGED_COLOR = "#222222"
 MAP_SIZES = (64, 128, 256)
+#: session-state key of the Compare tab's "under the race" choice, read into ``Scene.overlay`` (app/state.py)
+OVERLAY_KEY = "overlay"
 
 
 #: set to 1 to compile every optimizer's shared kernel in the background once the server starts
@@ -101,11 +105,9 @@ def cached_beta_map(scene: Scene, index: int, _progress=None) -> sweep.BetaMap:
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
 def cached_outcome_maps(scene: Scene, n: int, _progress=None) -> list[sweep.OutcomeMap]:
     """Return one outcome map per racer of a checked scene, n x n starts over its window."""
-    surf = load_surface(scene.surface, scene.formula)
-    window, tol = window_of(scene, surf), tolerance(scene, surf)
     maps = []
-    for i, racer in enumerate(scene.racers):
-        maps.append(sweep.outcome_map(surf, racer.label(), racer.make(), window, n, scene.steps, tol))
+    for i in range(len(scene.racers)):
+        maps.append(racer_map(scene, i, n))  # the same maps the overlay under the race draws
         if _progress is not None:
             _progress((i + 1) / len(scene.racers))
     return maps
@@ -113,6 +115,7 @@ def cached_outcome_maps(scene: Scene, n: int, _progress=None) -> list[sweep.Outc
 
 def render(scene: Scene) -> None:
     """Draw the comparison tab for a checked scene."""
+    scene = replace(scene, overlay=None)  # what lies under the race changes none of these numbers
     surf = load_surface(scene.surface, scene.formula)
     st.caption(
         "A race at hand-picked learning rates cannot say which optimizer is best: each must run at its own best "
@@ -263,6 +266,7 @@ def beta_chart(bm: sweep.BetaMap) -> alt.LayerChart:
 
 
 def _maps(scene: Scene, surf) -> None:
+    _overlay_control(scene)
     n = st.segmented_control("starts per side", MAP_SIZES, default=128, key="compare_map_n") or 128
     if engine.compiled_surface(surf) is None:
         # no compiled engine (a mean over data, or numba missing): NumPy would take minutes for a large grid
@@ -289,6 +293,17 @@ def _maps(scene: Scene, surf) -> None:
     )
 
 
+def _overlay_control(scene: Scene) -> None:
+    """Draw the choice of the racer whose outcome map lies under the race (``Scene.overlay``), or none."""
+    labels = [r.label() for r in scene.racers]
+    if st.session_state.get(OVERLAY_KEY) not in range(len(labels)):
+        st.session_state[OVERLAY_KEY] = None  # an optimizer was removed: its map went with it
+    st.segmented_control(
+        "Show under the race", list(range(len(labels))), format_func=lambda i: labels[i], key=OVERLAY_KEY,
+        help="draws this optimizer's outcome map on the race's map instead of the surface's colours; "
+             "click a pixel there to race from that start. Click the chosen one again for the surface.")
+
+
 def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) -> Figure:
     """Return the figure of the outcome maps side by side, minima starred in their basins' colours."""
     k = len(maps)
@@ -297,30 +312,15 @@ def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) 
     fig = Figure(figsize=(3.4 * cols, 3.5 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     minima = list(surf.minima)
-    palette = [to_rgb(BASIN_COLORS[i % len(BASIN_COLORS)]) for i in range(len(minima))]
     for ax, m, rc in zip(axes.ravel(), maps, racer_colors):
-        img = np.empty(m.outcome.shape + (3,))
-        img[...] = to_rgb(ELSEWHERE_COLOR)
-        other = (m.outcome == sweep.ELSEWHERE) & np.isfinite(m.loss)
-        if other.any():
-            # stopped elsewhere: darker grey for a higher final loss, so a grid of local minima shows its levels
-            z = np.log1p(np.maximum(m.loss[other] - np.nanmin(m.loss[other]), 0.0))
-            share = z / z.max() if z.max() > 0 else np.zeros_like(z)
-            img[other] = (0.85 - 0.45 * share)[:, None]
-        img[m.outcome == sweep.DIVERGED] = to_rgb(DIVERGED_COLOR)
-        steps_max = max(1, int(m.steps.max()))
-        for i, c in enumerate(palette):
-            sel = m.outcome == i
-            # paler with more steps: from the full colour (at once) to halfway to white (at the last step)
-            fade = 0.5 * (np.clip(m.steps[sel], 0, None) / steps_max)[:, None]
-            img[sel] = np.asarray(c) * (1 - fade) + fade
         dx = (m.xs[1] - m.xs[0]) / 2
         dy = (m.ys[1] - m.ys[0]) / 2
-        ax.imshow(img, origin="lower", extent=(m.xs[0] - dx, m.xs[-1] + dx, m.ys[0] - dy, m.ys[-1] + dy),
+        ax.imshow(outcome_rgb(m, len(minima)), origin="lower",
+                  extent=(m.xs[0] - dx, m.xs[-1] + dx, m.ys[0] - dy, m.ys[-1] + dy),
                   interpolation="nearest", aspect="auto")
         for i, (mx, my) in enumerate(minima):
             ax.plot([mx], [my], marker="*", markersize=17, color="black", linestyle="none")
-            ax.plot([mx], [my], marker="*", markersize=13, color=BASIN_COLORS[i % len(BASIN_COLORS)],
+            ax.plot([mx], [my], marker="*", markersize=13, color=basin_color(i),
                     markeredgecolor="white", markeredgewidth=1.2, linestyle="none")
         ax.set_title(m.label, fontsize=10, color=rc)
         ax.set_xlim(m.xs[0] - dx, m.xs[-1] + dx)
