@@ -16,6 +16,7 @@ import { clamp, tickFormatter } from "./geometry.js";
 import { InsidesView, probeLines } from "./insides.js";
 import { isActivatable, isTyping, keyAction } from "./keys.js";
 import { StepView } from "./legend.js";
+import { buildOutcomeKey, snapToPixel } from "./outcome.js";
 import { LossView } from "./loss_view.js";
 import { MapView } from "./map_view.js";
 import { prepareRace } from "./race_data.js";
@@ -100,6 +101,11 @@ class Race {
     };
 
     this.map = new MapView(this.el);
+    this.el.outcome = document.createElement("div");
+    this.el.outcome.className = "race-outcome";
+    this.el.outcome.dataset.testid = "race-outcome";
+    this.el.outcome.hidden = true;
+    this.el.legend.after(this.el.outcome);
     this.loss = new LossView(this.el);
     this.timeline = new Timeline({
       alive: () => this.alive(),
@@ -113,6 +119,7 @@ class Race {
     });
     // The hidden map is not drawn (its trails catch up when it is shown again).
     this.timeline.follow((pos) => this.ready() && !this.view3d.shown && this.map.draw(pos));
+    this.map.onRedraw = () => this.timeline.request();
     this.timeline.follow((pos) => this.ready() && this.view3d.draw(pos));
     this.timeline.follow((pos) => this.ready() && this.loss.draw(pos));
     this.stepView = new StepView(this.el, this.timeline);
@@ -206,6 +213,11 @@ class Race {
     this.showInsides();
     this.map.probe = payload.probe || null;
     this.showProbe(payload.probe || null);
+    this.map.outcome.set(payload.outcome || null);
+    buildOutcomeKey(this.el.outcome, payload.outcome || null, payload.minima, this.map.outcome.alpha, (a) => {
+      this.map.outcome.alpha = a;
+      this.map.redraw();
+    });
 
     if (!sameScene) {
       tl.pos = 0;
@@ -439,7 +451,8 @@ class Race {
   // A new start at data point xy (from the map or the 3-D view): shown at once, sent to the server.
   pickStart(xy) {
     if (!xy) return;
-    const point = this.roundPoint(xy);
+    // on an outcome map, the start its clicked pixel shows
+    const point = this.roundPoint(this.map.outcome.shown() ? snapToPixel(xy, this.map.outcome.data) : xy);
     this.map.click = point;
     this.view3d.click = point;
     this.timeline.request();
@@ -499,6 +512,7 @@ class Race {
     const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
     const parts = [legend.offsetHeight, this.el.insides.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
     if (!this.el.probe.hidden) parts.push(this.el.probe.offsetHeight);
+    if (!this.el.outcome.hidden) parts.push(this.el.outcome.offsetHeight);
     if (!lossNote.hidden) parts.push(lossNote.offsetHeight);
     return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
   }
