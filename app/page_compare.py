@@ -7,6 +7,7 @@ seeds and window into its requests and draws the answers.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -83,33 +84,44 @@ def _optimizers(scene: Scene) -> list[tuple[str, object]]:
     return [(r.label(), r.make()) for r in scene.racers]
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def cached_sensitivity(scene: Scene, _progress=None) -> list[sweep.Sensitivity]:
+# The sweeps are kept in plain bounded caches, not st.cache_data: their progress bar is an element made
+# outside the computation, and st.cache_data replays a cached call's element calls, which for an outside
+# element raises CacheReplayClosureError on the next rerun that hits the cache (any click in the tab).
+_PROGRESS = threading.local()
+
+
+def _report(share: float) -> None:
+    """Move the progress bar of the run in this thread, if it has one (a cached answer has none to move)."""
+    bar = getattr(_PROGRESS, "bar", None)
+    if bar is not None:
+        bar(share)
+
+
+@functools.lru_cache(maxsize=32)
+def cached_sensitivity(scene: Scene) -> list[sweep.Sensitivity]:
     """Return the learning-rate sweep of every racer of a checked scene (default rate grid)."""
     surf = load_surface(scene.surface, scene.formula)
     return sweep.lr_sweep(surf, _optimizers(scene), starts_of(scene, surf), scene.steps, noise=scene.noise,
                           seeds=_seeds(scene), tol=tolerance(scene, surf), batch_size=scene.batch_size or None,
-                          progress=_progress)
+                          progress=_report)
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def cached_beta_map(scene: Scene, index: int, _progress=None) -> sweep.BetaMap:
+@functools.lru_cache(maxsize=32)
+def cached_beta_map(scene: Scene, index: int) -> sweep.BetaMap:
     """Return the (lr, beta) map of racer ``index`` of a checked scene."""
     surf = load_surface(scene.surface, scene.formula)
     racer = scene.racers[index]
     return sweep.beta_sweep(surf, racer.label(), racer.make(), starts_of(scene, surf), scene.steps,
                             noise=scene.noise, seeds=_seeds(scene), tol=tolerance(scene, surf),
-                            batch_size=scene.batch_size or None, progress=_progress)
+                            batch_size=scene.batch_size or None, progress=_report)
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def cached_outcome_maps(scene: Scene, n: int, _progress=None) -> list[sweep.OutcomeMap]:
-    """Return one outcome map per racer of a checked scene, n x n starts over its window."""
+def cached_outcome_maps(scene: Scene, n: int) -> list[sweep.OutcomeMap]:
+    """Return one outcome map per racer of a checked scene, n x n starts over its window (each map cached)."""
     maps = []
     for i in range(len(scene.racers)):
         maps.append(racer_map(scene, i, n))  # the same maps the overlay under the race draws
-        if _progress is not None:
-            _progress((i + 1) / len(scene.racers))
+        _report((i + 1) / len(scene.racers))
     return maps
 
 
@@ -136,15 +148,13 @@ def render(scene: Scene) -> None:
 
 
 def _with_progress(fn, *args):
-    """Return ``fn(*args, _progress=...)`` while a progress bar shows how far it got."""
+    """Return ``fn(*args)`` while a progress bar shows how far it got."""
     bar = st.progress(0.0, text="Running the sweep (the first run on a surface compiles the rules, a few seconds)")
-
-    def progress(share: float) -> None:
-        bar.progress(min(1.0, share))
-
+    _PROGRESS.bar = lambda share: bar.progress(min(1.0, share))
     try:
-        return fn(*args, _progress=progress)
+        return fn(*args)
     finally:
+        _PROGRESS.bar = None
         bar.empty()
 
 
