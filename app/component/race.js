@@ -438,11 +438,11 @@ class Race {
     box.textContent = probe ? probeLines(probe).join("\n") : "";
   }
 
-  // xy rounded to enough digits for a screen pixel, so no float noise reaches the URL.
-  roundPoint(xy) {
+  // xy rounded to enough digits for a screen pixel (and `extra` more), so no float noise reaches the URL.
+  roundPoint(xy, extra = 0) {
     const [x0, x1, y0, y1] = this.race.extent;
     const round = (v, span) => {
-      const digits = clamp(Math.ceil(-Math.log10(span / 1e4)), 0, 12);
+      const digits = clamp(Math.ceil(-Math.log10(span / 1e4)) + extra, 0, 15);
       return Number(v.toFixed(digits));
     };
     return [round(xy[0], x1 - x0), round(xy[1], y1 - y0)];
@@ -451,8 +451,9 @@ class Race {
   // A new start at data point xy (from the map or the 3-D view): shown at once, sent to the server.
   pickStart(xy) {
     if (!xy) return;
-    // on an outcome map, the start its clicked pixel shows
-    const point = this.roundPoint(this.map.outcome.shown() ? snapToPixel(xy, this.map.outcome.data) : xy);
+    // on an outcome map, the start its clicked pixel shows: its centre, kept to 1e-8 of the window
+    const snap = this.map.outcome.shown();
+    const point = snap ? this.roundPoint(snapToPixel(xy, this.map.outcome.data), 4) : this.roundPoint(xy);
     this.map.click = point;
     this.view3d.click = point;
     this.timeline.request();
