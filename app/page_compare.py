@@ -17,19 +17,17 @@ from dataclasses import replace
 import altair as alt
 import numpy as np
 import streamlit as st
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from optim import OPTIMIZERS
 from surfaces import engine, sweep
 
 from . import images, plots
 from .controls import racer_key
-from .outcome import (
-    DIVERGED_COLOR,
-    basin_color,
-    outcome_rgb,
-    racer_map,
-)
+from .outcome import DIVERGED_COLOR, ELSEWHERE_COLOR, MAX_FADE, basin_color, outcome_rgb, racer_map
 from .race import starts_of, tolerance
 from .racer import color_of
 from .scene import Scene, load_surface
@@ -218,7 +216,8 @@ def sensitivity_chart(results: list[sweep.Sensitivity], colors: list[str]) -> al
                          "note": f"best {s.best_rate:.3g}, band {s.band_decades:.1f} decades"})
     scale = alt.Scale(domain=[s.label for s in results], range=colors)
     x = alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate")
-    y = alt.Y("loss:Q", scale=alt.Scale(type="log"), title="final loss above the minimum")
+    # one style of tick label for every decade ("1e-8", "1e+4"), not "0.000001" beside "1e-8"
+    y = alt.Y("loss:Q", scale=alt.Scale(type="log"), title="final loss above the minimum", axis=alt.Axis(format=".0e"))
     base = alt.Chart(alt.Data(values=rows))
     band = base.mark_area(opacity=0.18).encode(x, alt.Y("low:Q", scale=alt.Scale(type="log")), y2="high:Q",
                                                color=alt.Color("optimizer:N", scale=scale))
@@ -226,7 +225,9 @@ def sensitivity_chart(results: list[sweep.Sensitivity], colors: list[str]) -> al
                                              tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".3g"),
                                                       alt.Tooltip("loss:Q", format=".3g")])
     marks = alt.Chart(alt.Data(values=best)).mark_point(shape="diamond", size=180, filled=True, stroke="black").encode(
-        x, y, color=alt.Color("optimizer:N", scale=scale, legend=alt.Legend(orient="bottom")),
+        x, y, color=alt.Color("optimizer:N", scale=scale,
+                              # the shared legend would otherwise draw its symbols with the faint band's opacity
+                              legend=alt.Legend(orient="bottom", symbolOpacity=1.0, symbolType="circle")),
         tooltip=["optimizer:N", "note:N"])
     return (band + line + marks).properties(height=380)
 
@@ -314,6 +315,19 @@ def _overlay_control(scene: Scene) -> None:
              "click a pixel there to race from that start. Click the chosen one again for the surface.")
 
 
+def _outcome_key(minima) -> list:
+    """Return the legend's entries for the outcome maps: one star per minimum, elsewhere, diverged, paler."""
+    entries = [Line2D([], [], marker="*", markersize=11, color=basin_color(i), markeredgecolor="black",
+                      markeredgewidth=0.6, linestyle="none", label=f"minimum {i + 1} ({mx:.3g}, {my:.3g})")
+               for i, (mx, my) in enumerate(minima)]
+    entries.append(Patch(facecolor=ELSEWHERE_COLOR, edgecolor="0.5", label="stopped elsewhere (darker: higher loss)"))
+    entries.append(Patch(facecolor=DIVERGED_COLOR, label="diverged"))
+    if minima:
+        pale = [c * (1 - MAX_FADE) + MAX_FADE for c in to_rgb(basin_color(0))]
+        entries.append(Patch(facecolor=pale, edgecolor=basin_color(0), label="paler: more steps to get there"))
+    return entries
+
+
 def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) -> Figure:
     """Return the figure of the outcome maps side by side, minima starred in their basins' colours."""
     k = len(maps)
@@ -329,13 +343,18 @@ def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) 
                   extent=(m.xs[0] - dx, m.xs[-1] + dx, m.ys[0] - dy, m.ys[-1] + dy),
                   interpolation="nearest", aspect="auto")
         for i, (mx, my) in enumerate(minima):
-            ax.plot([mx], [my], marker="*", markersize=17, color="black", linestyle="none")
-            ax.plot([mx], [my], marker="*", markersize=13, color=basin_color(i),
-                    markeredgecolor="white", markeredgewidth=1.2, linestyle="none")
+            # a white halo, then the star in its basin's colour with a dark rim: seen on its own colour
+            ax.plot([mx], [my], marker="*", markersize=19, color="white", linestyle="none")
+            ax.plot([mx], [my], marker="*", markersize=14, color=basin_color(i),
+                    markeredgecolor="black", markeredgewidth=0.8, linestyle="none")
         ax.set_title(m.label, fontsize=10, color=rc)
         ax.set_xlim(m.xs[0] - dx, m.xs[-1] + dx)
         ax.set_ylim(m.ys[0] - dy, m.ys[-1] + dy)
         ax.tick_params(labelsize=7)
+        ax.set_xlabel(surf.axis_labels[0], fontsize=8, labelpad=1)
+        ax.set_ylabel(surf.axis_labels[1], fontsize=8, labelpad=1)
+    fig.legend(handles=_outcome_key(minima), loc="outside lower center", ncols=min(len(minima) + 3, 7), fontsize=8,
+        frameon=False, handlelength=1.2, columnspacing=1.2)
     for ax in axes.ravel()[k:]:
         ax.set_visible(False)
     return fig
