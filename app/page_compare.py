@@ -226,10 +226,10 @@ def sensitivity_chart(results: list[sweep.Sensitivity], colors: list[str]) -> al
                                                       alt.Tooltip("loss:Q", format=".3g")])
     marks = alt.Chart(alt.Data(values=best)).mark_point(shape="diamond", size=180, filled=True, stroke="black").encode(
         x, y, color=alt.Color("optimizer:N", scale=scale,
-                              # the shared legend would otherwise draw its symbols with the faint band's opacity
-                              legend=alt.Legend(orient="bottom", symbolOpacity=1.0, symbolType="circle")),
+                              legend=alt.Legend(orient="bottom", symbolType="circle")),
         tooltip=["optimizer:N", "note:N"])
-    return (band + line + marks).properties(height=380)
+    # the legend's symbols would otherwise take the faint band's opacity
+    return (band + line + marks).properties(height=380).configure_legend(symbolOpacity=1.0)
 
 
 def _beta(scene: Scene) -> None:
@@ -347,13 +347,13 @@ def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) 
             ax.plot([mx], [my], marker="*", markersize=19, color="white", linestyle="none")
             ax.plot([mx], [my], marker="*", markersize=14, color=basin_color(i),
                     markeredgecolor="black", markeredgewidth=0.8, linestyle="none")
-        ax.set_title(m.label, fontsize=10, color=rc)
+        ax.set_title(m.label, fontsize=11, color=rc)
         ax.set_xlim(m.xs[0] - dx, m.xs[-1] + dx)
         ax.set_ylim(m.ys[0] - dy, m.ys[-1] + dy)
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel(surf.axis_labels[0], fontsize=8, labelpad=1)
-        ax.set_ylabel(surf.axis_labels[1], fontsize=8, labelpad=1)
-    fig.legend(handles=_outcome_key(minima), loc="outside lower center", ncols=min(len(minima) + 3, 7), fontsize=8,
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel(surf.axis_labels[0], fontsize=9, labelpad=1)
+        ax.set_ylabel(surf.axis_labels[1], fontsize=9, labelpad=1)
+    fig.legend(handles=_outcome_key(minima), loc="outside lower center", ncols=min(len(minima) + 3, 4), fontsize=10,
         frameon=False, handlelength=1.2, columnspacing=1.2)
     for ax in axes.ravel()[k:]:
         ax.set_visible(False)
