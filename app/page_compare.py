@@ -7,31 +7,34 @@ seeds and window into its requests and draws the answers.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
 import time
+from dataclasses import replace
 
 import altair as alt
 import numpy as np
 import streamlit as st
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from optim import OPTIMIZERS
 from surfaces import engine, sweep
 
 from . import images, plots
 from .controls import racer_key
-from .race import starts_of, tolerance, window_of
+from .outcome import DIVERGED_COLOR, ELSEWHERE_COLOR, MAX_FADE, basin_color, outcome_rgb, racer_map
+from .race import starts_of, tolerance
 from .racer import color_of
 from .scene import Scene, load_surface
 
-#: colours of the declared minima on the outcome maps (Paul Tol's bright scheme, readable by colour-blind students)
-BASIN_COLORS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377")
-ELSEWHERE_COLOR = "#BBBBBB"
-DIVERGED_COLOR = "#222222"
 MAP_SIZES = (64, 128, 256)
+#: session-state key of the Compare tab's "under the race" choice, read into ``Scene.overlay`` (app/state.py)
+OVERLAY_KEY = "overlay"
 
 
 #: set to 1 to compile every optimizer's shared kernel in the background once the server starts
@@ -79,40 +82,50 @@ def _optimizers(scene: Scene) -> list[tuple[str, object]]:
     return [(r.label(), r.make()) for r in scene.racers]
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def cached_sensitivity(scene: Scene, _progress=None) -> list[sweep.Sensitivity]:
+# The sweeps are kept in plain bounded caches, not st.cache_data: their progress bar is an element made
+# outside the computation, and st.cache_data replays a cached call's element calls, which for an outside
+# element raises CacheReplayClosureError on the next rerun that hits the cache (any click in the tab).
+_PROGRESS = threading.local()
+
+
+def _report(share: float) -> None:
+    """Move the progress bar of the run in this thread, if it has one (a cached answer has none to move)."""
+    bar = getattr(_PROGRESS, "bar", None)
+    if bar is not None:
+        bar(share)
+
+
+@functools.lru_cache(maxsize=32)
+def cached_sensitivity(scene: Scene) -> list[sweep.Sensitivity]:
     """Return the learning-rate sweep of every racer of a checked scene (default rate grid)."""
     surf = load_surface(scene.surface, scene.formula)
     return sweep.lr_sweep(surf, _optimizers(scene), starts_of(scene, surf), scene.steps, noise=scene.noise,
                           seeds=_seeds(scene), tol=tolerance(scene, surf), batch_size=scene.batch_size or None,
-                          progress=_progress)
+                          progress=_report)
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def cached_beta_map(scene: Scene, index: int, _progress=None) -> sweep.BetaMap:
+@functools.lru_cache(maxsize=32)
+def cached_beta_map(scene: Scene, index: int) -> sweep.BetaMap:
     """Return the (lr, beta) map of racer ``index`` of a checked scene."""
     surf = load_surface(scene.surface, scene.formula)
     racer = scene.racers[index]
     return sweep.beta_sweep(surf, racer.label(), racer.make(), starts_of(scene, surf), scene.steps,
                             noise=scene.noise, seeds=_seeds(scene), tol=tolerance(scene, surf),
-                            batch_size=scene.batch_size or None, progress=_progress)
+                            batch_size=scene.batch_size or None, progress=_report)
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def cached_outcome_maps(scene: Scene, n: int, _progress=None) -> list[sweep.OutcomeMap]:
-    """Return one outcome map per racer of a checked scene, n x n starts over its window."""
-    surf = load_surface(scene.surface, scene.formula)
-    window, tol = window_of(scene, surf), tolerance(scene, surf)
+def cached_outcome_maps(scene: Scene, n: int) -> list[sweep.OutcomeMap]:
+    """Return one outcome map per racer of a checked scene, n x n starts over its window (each map cached)."""
     maps = []
-    for i, racer in enumerate(scene.racers):
-        maps.append(sweep.outcome_map(surf, racer.label(), racer.make(), window, n, scene.steps, tol))
-        if _progress is not None:
-            _progress((i + 1) / len(scene.racers))
+    for i in range(len(scene.racers)):
+        maps.append(racer_map(scene, i, n))  # the same maps the overlay under the race draws
+        _report((i + 1) / len(scene.racers))
     return maps
 
 
 def render(scene: Scene) -> None:
     """Draw the comparison tab for a checked scene."""
+    scene = replace(scene, overlay=None)  # what lies under the race changes none of these numbers
     surf = load_surface(scene.surface, scene.formula)
     st.caption(
         "A race at hand-picked learning rates cannot say which optimizer is best: each must run at its own best "
@@ -133,15 +146,13 @@ def render(scene: Scene) -> None:
 
 
 def _with_progress(fn, *args):
-    """Return ``fn(*args, _progress=...)`` while a progress bar shows how far it got."""
+    """Return ``fn(*args)`` while a progress bar shows how far it got."""
     bar = st.progress(0.0, text="Running the sweep (the first run on a surface compiles the rules, a few seconds)")
-
-    def progress(share: float) -> None:
-        bar.progress(min(1.0, share))
-
+    _PROGRESS.bar = lambda share: bar.progress(min(1.0, share))
     try:
-        return fn(*args, _progress=progress)
+        return fn(*args)
     finally:
+        _PROGRESS.bar = None
         bar.empty()
 
 
@@ -205,7 +216,8 @@ def sensitivity_chart(results: list[sweep.Sensitivity], colors: list[str]) -> al
                          "note": f"best {s.best_rate:.3g}, band {s.band_decades:.1f} decades"})
     scale = alt.Scale(domain=[s.label for s in results], range=colors)
     x = alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate")
-    y = alt.Y("loss:Q", scale=alt.Scale(type="log"), title="final loss above the minimum")
+    # one style of tick label for every decade ("1e-8", "1e+4"), not "0.000001" beside "1e-8"
+    y = alt.Y("loss:Q", scale=alt.Scale(type="log"), title="final loss above the minimum", axis=alt.Axis(format=".0e"))
     base = alt.Chart(alt.Data(values=rows))
     band = base.mark_area(opacity=0.18).encode(x, alt.Y("low:Q", scale=alt.Scale(type="log")), y2="high:Q",
                                                color=alt.Color("optimizer:N", scale=scale))
@@ -213,9 +225,11 @@ def sensitivity_chart(results: list[sweep.Sensitivity], colors: list[str]) -> al
                                              tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".3g"),
                                                       alt.Tooltip("loss:Q", format=".3g")])
     marks = alt.Chart(alt.Data(values=best)).mark_point(shape="diamond", size=180, filled=True, stroke="black").encode(
-        x, y, color=alt.Color("optimizer:N", scale=scale, legend=alt.Legend(orient="bottom")),
+        x, y, color=alt.Color("optimizer:N", scale=scale,
+                              legend=alt.Legend(orient="bottom", symbolType="circle")),
         tooltip=["optimizer:N", "note:N"])
-    return (band + line + marks).properties(height=380)
+    # the legend's symbols would otherwise take the faint band's opacity
+    return (band + line + marks).properties(height=380).configure_legend(symbolOpacity=1.0)
 
 
 def _beta(scene: Scene) -> None:
@@ -263,6 +277,7 @@ def beta_chart(bm: sweep.BetaMap) -> alt.LayerChart:
 
 
 def _maps(scene: Scene, surf) -> None:
+    _overlay_control(scene)
     n = st.segmented_control("starts per side", MAP_SIZES, default=128, key="compare_map_n") or 128
     if engine.compiled_surface(surf) is None:
         # no compiled engine (a mean over data, or numba missing): NumPy would take minutes for a large grid
@@ -289,6 +304,30 @@ def _maps(scene: Scene, surf) -> None:
     )
 
 
+def _overlay_control(scene: Scene) -> None:
+    """Draw the choice of the racer whose outcome map lies under the race (``Scene.overlay``), or none."""
+    labels = [r.label() for r in scene.racers]
+    if st.session_state.get(OVERLAY_KEY) not in range(len(labels)):
+        st.session_state[OVERLAY_KEY] = None  # an optimizer was removed: its map went with it
+    st.segmented_control(
+        "Show under the race", list(range(len(labels))), format_func=lambda i: labels[i], key=OVERLAY_KEY,
+        help="draws this optimizer's outcome map on the race's map instead of the surface's colours; "
+             "click a pixel there to race from that start. Click the chosen one again for the surface.")
+
+
+def _outcome_key(minima) -> list:
+    """Return the legend's entries for the outcome maps: one star per minimum, elsewhere, diverged, paler."""
+    entries = [Line2D([], [], marker="*", markersize=11, color=basin_color(i), markeredgecolor="black",
+                      markeredgewidth=0.6, linestyle="none", label=f"minimum {i + 1} ({mx:.3g}, {my:.3g})")
+               for i, (mx, my) in enumerate(minima)]
+    entries.append(Patch(facecolor=ELSEWHERE_COLOR, edgecolor="0.5", label="stopped elsewhere (darker: higher loss)"))
+    entries.append(Patch(facecolor=DIVERGED_COLOR, label="diverged"))
+    if minima:
+        pale = [c * (1 - MAX_FADE) + MAX_FADE for c in to_rgb(basin_color(0))]
+        entries.append(Patch(facecolor=pale, edgecolor=basin_color(0), label="paler: more steps to get there"))
+    return entries
+
+
 def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) -> Figure:
     """Return the figure of the outcome maps side by side, minima starred in their basins' colours."""
     k = len(maps)
@@ -297,35 +336,25 @@ def outcome_figure(maps: list[sweep.OutcomeMap], surf, racer_colors: list[str]) 
     fig = Figure(figsize=(3.4 * cols, 3.5 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     minima = list(surf.minima)
-    palette = [to_rgb(BASIN_COLORS[i % len(BASIN_COLORS)]) for i in range(len(minima))]
     for ax, m, rc in zip(axes.ravel(), maps, racer_colors):
-        img = np.empty(m.outcome.shape + (3,))
-        img[...] = to_rgb(ELSEWHERE_COLOR)
-        other = (m.outcome == sweep.ELSEWHERE) & np.isfinite(m.loss)
-        if other.any():
-            # stopped elsewhere: darker grey for a higher final loss, so a grid of local minima shows its levels
-            z = np.log1p(np.maximum(m.loss[other] - np.nanmin(m.loss[other]), 0.0))
-            share = z / z.max() if z.max() > 0 else np.zeros_like(z)
-            img[other] = (0.85 - 0.45 * share)[:, None]
-        img[m.outcome == sweep.DIVERGED] = to_rgb(DIVERGED_COLOR)
-        steps_max = max(1, int(m.steps.max()))
-        for i, c in enumerate(palette):
-            sel = m.outcome == i
-            # paler with more steps: from the full colour (at once) to halfway to white (at the last step)
-            fade = 0.5 * (np.clip(m.steps[sel], 0, None) / steps_max)[:, None]
-            img[sel] = np.asarray(c) * (1 - fade) + fade
         dx = (m.xs[1] - m.xs[0]) / 2
         dy = (m.ys[1] - m.ys[0]) / 2
-        ax.imshow(img, origin="lower", extent=(m.xs[0] - dx, m.xs[-1] + dx, m.ys[0] - dy, m.ys[-1] + dy),
+        ax.imshow(outcome_rgb(m, len(minima)), origin="lower",
+                  extent=(m.xs[0] - dx, m.xs[-1] + dx, m.ys[0] - dy, m.ys[-1] + dy),
                   interpolation="nearest", aspect="auto")
         for i, (mx, my) in enumerate(minima):
-            ax.plot([mx], [my], marker="*", markersize=17, color="black", linestyle="none")
-            ax.plot([mx], [my], marker="*", markersize=13, color=BASIN_COLORS[i % len(BASIN_COLORS)],
-                    markeredgecolor="white", markeredgewidth=1.2, linestyle="none")
-        ax.set_title(m.label, fontsize=10, color=rc)
+            # a white halo, then the star in its basin's colour with a dark rim: seen on its own colour
+            ax.plot([mx], [my], marker="*", markersize=19, color="white", linestyle="none")
+            ax.plot([mx], [my], marker="*", markersize=14, color=basin_color(i),
+                    markeredgecolor="black", markeredgewidth=0.8, linestyle="none")
+        ax.set_title(m.label, fontsize=11, color=rc)
         ax.set_xlim(m.xs[0] - dx, m.xs[-1] + dx)
         ax.set_ylim(m.ys[0] - dy, m.ys[-1] + dy)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel(surf.axis_labels[0], fontsize=9, labelpad=1)
+        ax.set_ylabel(surf.axis_labels[1], fontsize=9, labelpad=1)
+    fig.legend(handles=_outcome_key(minima), loc="outside lower center", ncols=min(len(minima) + 3, 4), fontsize=10,
+        frameon=False, handlelength=1.2, columnspacing=1.2)
     for ax in axes.ravel()[k:]:
         ax.set_visible(False)
     return fig

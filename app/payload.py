@@ -24,6 +24,11 @@ Payload (JSON-able, built once per scene)::
       "probe": None | {         # optional: a Shift+click's point (app/insides.py probe), drawn as a curvature glyph
                   "x": float, "y": float, "eigenvalues": [lo | None, hi | None], "angle": float | None,
                   "condition": float | None, "note": str, "stability": [str, ...]},   # one sentence per racer
+      "outcome": None | {       # the Scene's overlay (app/outcome.py): one racer's outcome map, drawn under the race
+                  "image": str,     # data:image/png;base64, n x n pixels covering `extent`, top row = ymax
+                  "extent": [xmin, xmax, ymin, ymax], "n": int, "racer": int, "label": str, "steps": int,
+                  "tol": float, "minima_colors": ["#rrggbb", ...],   # one per minimum, as `minima`
+                  "elsewhere": "#rrggbb", "diverged": "#rrggbb", "max_fade": float},
       "minima": [[x, y], ...],
       "axes": [str, str],      # the map's axis names: x and y, or the weights a data surface's formula names
       "loss_log": bool,        # initial state of the loss chart's log-scale switch
@@ -44,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from .insides import insides, predicted_losses
+from .outcome import overlay
 from .race import Race, RacerRun, window_of
 from .scene import load_surface
 from .surface3d import Surface3DError, check_grid, grid_payload
@@ -80,6 +86,8 @@ def check_payload(payload: Mapping[str, Any]) -> None:
         _check_racer(racer, steps)
     if payload.get("probe") is not None:
         _check_probe(payload["probe"], len(payload["racers"]))
+    if payload.get("outcome") is not None:
+        _check_outcome(payload["outcome"], len(payload["racers"]), len(payload["minima"]))
     if "surface3d" in payload:
         try:
             check_grid(payload["surface3d"])
@@ -106,6 +114,28 @@ def _check_probe(probe: Mapping[str, Any], n_racers: int) -> None:
     words = probe.get("stability")
     if not isinstance(words, (list, tuple)) or len(words) != n_racers or not all(isinstance(w, str) for w in words):
         raise RacePayloadError(f"probe stability must hold one sentence per racer ({n_racers})")
+
+
+def _check_outcome(out: Mapping[str, Any], n_racers: int, n_minima: int) -> None:
+    """Raise RacePayloadError unless the outcome overlay has a PNG, a window, a racer and one colour per minimum."""
+    if not str(out.get("image", "")).startswith("data:image/png;base64,"):
+        raise RacePayloadError("outcome image must be a data:image/png base64 URL")
+    extent = out.get("extent")
+    if (not isinstance(extent, (list, tuple)) or len(extent) != 4 or not all(_finite_or_none(v) and v is not None
+                                                                               for v in extent)
+            or not (extent[0] < extent[1] and extent[2] < extent[3])):
+        raise RacePayloadError(f"outcome extent must be [xmin, xmax, ymin, ymax], got {extent!r}")
+    n, racer = out.get("n"), out.get("racer")
+    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 256:
+        raise RacePayloadError(f"outcome n must be 2 to 256 starts per side, got {n!r}")
+    if isinstance(racer, bool) or not isinstance(racer, int) or not 0 <= racer < n_racers:
+        raise RacePayloadError(f"outcome racer must be one of the {n_racers} racers, got {racer!r}")
+    colors = out.get("minima_colors")
+    if not isinstance(colors, (list, tuple)) or len(colors) != n_minima:
+        raise RacePayloadError(f"outcome needs one colour per minimum ({n_minima}), got {colors!r}")
+    for c in (*colors, out.get("elsewhere"), out.get("diverged")):
+        if not _COLOR.fullmatch(str(c)):
+            raise RacePayloadError(f"outcome colours are written #rrggbb, got {c!r}")
 
 
 def _check_racer(racer: Mapping[str, Any], steps: int) -> None:
@@ -155,8 +185,8 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
     for racer, line in zip(racers, predicted_losses(race, surf)):
         racer["predicted"] = line
     flat_loss = np.concatenate([np.asarray(v) for r in racers for v in r["loss"] if len(v)] or [np.ones(1)])
-    # switching the insides on keeps the race's place: the same race, more to draw
-    query = {k: v for k, v in scene.to_query().items() if k != "ins"}
+    # switching the insides or the outcome map on keeps the race's place: the same race, more to draw
+    query = {k: v for k, v in scene.to_query().items() if k not in ("ins", "ov")}
     scene_id = hashlib.sha1(repr(query).encode()).hexdigest()[:16]
     return {
         "scene_id": scene_id,
@@ -166,6 +196,7 @@ def payload(race: Race, image: str, *, presenter: bool = False, autoplay: bool =
         "steps": scene.steps,
         "racers": racers,
         "minima": [[float(a), float(b)] for a, b in surf.minima],
+        "outcome": overlay(scene),
         "axes": [str(a) for a in surf.axis_labels],
         "loss_log": bool(np.all(flat_loss > 0) and flat_loss.max() / max(flat_loss.min(), 1e-300) > 100),
         "presenter": presenter,

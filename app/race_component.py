@@ -68,7 +68,7 @@ def _three_js() -> str:
 _RACE = st.components.v2.component(
     "descent_race",
     html=(_ASSETS / "race.html").read_text(encoding="utf-8"),
-    css=(_ASSETS / "race.css").read_text(encoding="utf-8") + (_ASSETS / "view3d.css").read_text(encoding="utf-8"),
+    css="".join((_ASSETS / name).read_text(encoding="utf-8") for name in ("race.css", "view3d.css", "outcome.css")),
     js=_bundle("race.js"),
 )
 # three.js (half a megabyte) travels in its own element, whose message never

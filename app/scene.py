@@ -95,6 +95,7 @@ class Scene:
     batch_size: int = 0  # data-defined surfaces: 0 means the full batch
     insides: bool = False  # record and send each single-start racer's state and curvature per step
     equal: bool = True  # one unit as long on both axes, where the window's shape allows (plots.equal_scale)
+    overlay: int | None = None  # index of the racer whose outcome map is drawn under the race; None: the surface
     title: str = field(default="", compare=False)
     lesson: str = field(default="", compare=False)
 
@@ -103,6 +104,9 @@ class Scene:
         self._check_fields()
         check_racers(self.racers, SceneError)
         self._check_totals()
+        if self.overlay is not None and self.overlay >= len(self.racers):
+            raise SceneError(f"the outcome map under the race is for optimizer {self.overlay + 1}, "
+                             f"but the scene has {len(self.racers)}")
         surf = load_surface(self.surface, self.formula)
         if self.batch_size:
             try:
@@ -145,6 +149,9 @@ class Scene:
         for p in ((self.start,) if self.start else ()) + self.more_starts:
             for v in p:
                 _in_range("start coordinate", v, LIMITS["coordinate"])
+        if self.overlay is not None:
+            # an index here; the link and the messages count optimizers from 1
+            _in_range("optimizer of the outcome map", self.overlay, (0, LIMITS["racers"][1] - 1), integer=True)
 
     def _check_batch_size(self) -> None:
         """Raise SceneError unless the surface is a data surface with at least ``batch_size`` examples."""
@@ -198,6 +205,8 @@ class Scene:
                 q[key] = num_text(v)
         if not self.equal:
             q["eq"] = "0"
+        if self.overlay is not None:
+            q["ov"] = str(self.overlay + 1)
         return q
 
     @classmethod
@@ -218,6 +227,7 @@ class Scene:
 #: the parts of a scene, each (what a student calls it, its fields), in the order ``fall_back`` puts
 #: them back to their defaults: the least of the picture first, the surface last
 PARTS = (
+    ("outcome map under the race", ("overlay",)),
     ("batch size", ("batch_size",)),
     ("window", ("window",)),
     ("extra starts", ("more_starts", "random_starts")),
@@ -291,6 +301,14 @@ def _flag(text: str) -> bool:
     return str(text) == "1"
 
 
+def _overlay(text: str) -> int:
+    """Return the racer index a link's ``ov`` names (it counts optimizers from 1)."""
+    n = int(str(text))
+    if n < 1:
+        raise SceneError("ov counts the optimizers from 1")
+    return n - 1
+
+
 #: (query key, Scene field, text -> value) for the fields a link writes as numbers (a switch as 0 or 1)
 _NUMBER_KEYS = (("rs", "random_starts", int), ("n", "steps", int), ("noise", "noise", float),
                 ("seed", "seed", int), ("ns", "n_seeds", int), ("b", "batch_size", int), ("ins", "insides", _flag))
@@ -346,7 +364,8 @@ def _fields_from_query(params: Mapping[str, Any], base: Scene, notes: list[str])
     """Return every window, start and number field a link sets validly on the surface of ``base``; note the rest."""
     changes: dict[str, Any] = {}
     for key, name, conv in (("w", "window", _window), ("x0", "start", _point), ("xs", "more_starts", _more_starts),
-                            *_NUMBER_KEYS, ("eq", "equal", _flag)):
+                            *_NUMBER_KEYS, ("eq", "equal", _flag),
+                            ("ov", "overlay", _overlay)):
         changes.update(_field_from_query(params, key, name, conv, base, notes))
     return changes
 

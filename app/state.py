@@ -84,6 +84,7 @@ def write_scene(scene: Scene, state: MutableMapping[str, Any], surf) -> None:
     state["noise"] = float(scene.noise)
     state["insides"] = bool(scene.insides)
     state["equal"] = bool(scene.equal)
+    state["overlay"] = scene.overlay
     write_racers(scene.racers, state, "r")
 
 
@@ -106,11 +107,13 @@ def read_scene(state: MutableMapping[str, Any]) -> Scene:
     win = None
     if state.get("win_custom"):
         win = ((state["win_x0"], state["win_x1"]), (state["win_y0"], state["win_y1"]))
+    racers = tuple(read_racer(i, state) for i in state["r_ids"])
+    overlay = state.get("overlay")
     return Scene(
         surface=state["surface"],
         formula=state.get("formula", "") if state["surface"] == "custom" else "",
         window=win,
-        racers=tuple(read_racer(i, state) for i in state["r_ids"]),
+        racers=racers,
         start=(float(state["start_x"]), float(state["start_y"])),
         more_starts=parse_points(state.get("more_starts", "")),
         random_starts=int(state.get("random_starts", 0)),
@@ -123,4 +126,6 @@ def read_scene(state: MutableMapping[str, Any]) -> Scene:
             surfaces.CATALOGUE.get(state["surface"]), "stochastic", False) else 0,
         insides=bool(state.get("insides", False)),
         equal=bool(state.get("equal", True)),
+        # a removed optimizer takes its outcome map with it
+        overlay=int(overlay) if isinstance(overlay, int) and 0 <= overlay < len(racers) else None,
     )

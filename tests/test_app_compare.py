@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import math
 from pathlib import Path
 
 import numpy as np
+import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import optim
 import surfaces
+from app import plots
+from app.payload import RacePayloadError, check_payload, payload
+from app.race import run_race
+from app.racer import PALETTE, Racer
+from app.scene import Scene
 from surfaces import sweep
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
@@ -77,3 +87,124 @@ def test_beta_map_and_outcome_maps_render():
     _clean(at)
     shares = next(d.value for d in at.dataframe if "minimum 1" in d.value.columns)
     assert list(shares.columns[1:5]) == ["minimum 1", "minimum 2", "minimum 3", "minimum 4"]
+
+
+# -- the outcome map under the race ---------------------------------------------------
+
+def _png_pixels(url: str) -> np.ndarray:
+    """Return a PNG data URL's pixels as floats in 0..1, (h, w, 3), top row first."""
+    assert url.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")) / 255.0
+
+
+def _rgb(hex_color: str) -> np.ndarray:
+    return np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+
+
+def _fade_of(pixel: np.ndarray, color: np.ndarray) -> float | None:
+    """Return f if ``pixel`` is ``color`` taken the share f toward white (the same f in every channel), else None."""
+    room = 1.0 - color
+    use = room > 0.1
+    f = (pixel[use] - color[use]) / room[use]
+    ok = np.allclose(pixel[~use], color[~use] + f.mean() * room[~use], atol=0.02) if (~use).any() else True
+    return float(f.mean()) if ok and np.ptp(f) <= 0.02 else None
+
+
+def _expected(surf, racer: Racer, start, steps: int, tol: float):
+    """Return where one run from ``start`` ends, by a single NumPy trace: ("diverged",), ("elsewhere",) or ("minimum", k)."""
+    tr = surfaces.trace(surf, racer.make(), start, steps, compiled=False)
+    if tr.diverged_at is not None:
+        return ("diverged",)
+    d = np.linalg.norm(np.asarray(surf.minima) - tr.path[-1], axis=1)
+    return ("minimum", int(np.argmin(d))) if d.min() <= tol else ("elsewhere",)
+
+
+def _check_pixel(pixel: np.ndarray, outcome: tuple, out: dict) -> None:
+    if outcome[0] == "diverged":
+        np.testing.assert_allclose(pixel, _rgb(out["diverged"]), atol=1 / 255)
+    elif outcome[0] == "elsewhere":
+        assert np.ptp(pixel) <= 1 / 255 and 0.39 <= pixel[0] <= 0.86, pixel  # a grey
+    else:
+        f = _fade_of(pixel, _rgb(out["minima_colors"][outcome[1]]))
+        assert f is not None and -0.01 <= f <= out["max_fade"] + 0.01, (pixel, outcome)
+
+
+def test_overlay_pixels_agree_with_single_traces_from_their_centres():
+    # SGD at a rate where some starts diverge, some stop short and some reach minimum 1 or 2 in 30 steps
+    racer = Racer("sgd", (("lr", 0.025),), color=PALETTE[0])
+    scene = Scene(surface="himmelblau", racers=(racer,), steps=30, overlay=0).check()
+    surf = surfaces.get("himmelblau")
+    p = payload(run_race(scene), "")
+    check_payload(p)
+    out = p["outcome"]
+    px = _png_pixels(out["image"])
+    n = out["n"]
+    assert px.shape == (n, n, 3) and out["extent"] == [-5.0, 5.0, -5.0, 5.0]
+    tol = 0.01 * math.hypot(10, 10)
+    assert out["tol"] == pytest.approx(tol)
+    # a few pixels of every kind of colour the picture holds (dark, grey, coloured), each checked by its own trace
+    kinds = {"dark": px.max(axis=-1) < 0.2, "grey": np.ptp(px, axis=-1) < 0.01, "colour": np.ptp(px, axis=-1) > 0.1}
+    rng = np.random.default_rng(3)
+    checked = set()
+    for kind, mask in kinds.items():
+        rows, cols = np.nonzero(mask)
+        assert rows.size, kind
+        for a in rng.choice(rows.size, min(6, rows.size), replace=False):
+            r, c = int(rows[a]), int(cols[a])
+            # row r from the top: the start's y counts down from the window's top edge
+            start = (-5.0 + (c + 0.5) * 10.0 / n, 5.0 - (r + 0.5) * 10.0 / n)
+            outcome = _expected(surf, racer, start, 30, tol)
+            _check_pixel(px[r, c], outcome, out)
+            checked.add(outcome[0])
+    assert checked == {"diverged", "elsewhere", "minimum"}
+
+
+def test_every_overlay_on_himmelblau_has_the_four_basins_each_coloured_as_its_minimum():
+    racer = Racer("sgd", (("lr", 0.01),), color=PALETTE[0])
+    scene = Scene(surface="himmelblau", racers=(racer,), steps=200, overlay=0).check()
+    out = payload(run_race(scene), "")["outcome"]
+    px, n = _png_pixels(out["image"]), out["n"]
+    for k, (mx, my) in enumerate(surfaces.get("himmelblau").minima):
+        r, c = int((5.0 - my) / 10.0 * n), int((mx + 5.0) / 10.0 * n)  # the pixel the minimum lies in
+        f = _fade_of(px[r, c], _rgb(out["minima_colors"][k]))
+        assert f is not None and f <= 0.01, (k, px[r, c])  # there at once: the full colour
+    assert len(set(out["minima_colors"])) == 4
+
+
+def test_overlay_keeps_the_default_payload_within_400_kb_and_the_race_in_place():
+    surf = surfaces.get("rosenbrock")
+    image = plots.contour_image(surf, surf.window)
+    plain = payload(run_race(Scene().check()), image)
+    p = payload(run_race(Scene(overlay=3).check()), image)
+    check_payload(p)
+    assert plain["outcome"] is None and p["outcome"]["label"] == Scene().racers[3].label()
+    assert len(json.dumps(p, separators=(",", ":")).encode()) <= 400 * 1024
+    assert p["scene_id"] == plain["scene_id"]  # showing the map keeps the race's place
+
+
+def test_check_payload_refuses_a_broken_overlay():
+    p = payload(run_race(Scene(surface="himmelblau", steps=20, overlay=0).check()), "")
+    for change, words in ((("image", "data:image/jpeg;base64,AA"), "data:image/png"),
+                          (("racer", 7), "one of the 4 racers"), (("n", 1000), "2 to 256"),
+                          (("minima_colors", ["#000000"]), "one colour per minimum"),
+                          (("extent", [1, 0, 0, 1]), "extent"), (("diverged", "red"), "#rrggbb")):
+        broken = {**p, "outcome": {**p["outcome"], change[0]: change[1]}}
+        with pytest.raises(RacePayloadError, match=words):
+            check_payload(broken)
+
+
+def test_show_under_the_race_puts_the_racers_map_in_the_link_and_a_removed_racer_takes_it_away():
+    at = _open_compare(40)
+    at.session_state["compare_tab"] = "Outcome maps"
+    at.session_state["compare_map_n"] = 64
+    at.run()
+    _clean(at)
+    control = next(w for w in at.get("button_group") if w.label == "Show under the race")
+    control.set_value(1).run()
+    _clean(at)
+    assert at.query_params["ov"] in ("2", ["2"])
+    ids = list(at.session_state["r_ids"])
+    at.session_state["r_ids"] = ids[:1]  # only the first optimizer is left: the second's map goes too
+    at.run()
+    _clean(at)
+    assert "ov" not in at.query_params

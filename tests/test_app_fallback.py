@@ -36,7 +36,7 @@ DATA = next(e.name for e in surfaces.DATA_ENTRIES)
 RICH = Scene(
     surface=DATA, window=((-2.0, 2.0), (-1.0, 3.0)), racers=(Racer("adam", (("lr", 0.1),)),),
     start=(0.5, 0.5), more_starts=((1.0, 1.0),), random_starts=2, steps=200, noise=0.5, seed=3, n_seeds=2,
-    batch_size=5,
+    batch_size=5, overlay=0,
 )
 
 
@@ -56,7 +56,7 @@ def refusing(**bad):
 def test_every_scene_field_belongs_to_one_part():
     fields = {f for _, names in PARTS for f in names}
     assert fields == {"surface", "formula", "window", "racers", "start", "more_starts", "random_starts", "steps",
-                      "noise", "seed", "n_seeds", "batch_size"}
+                      "noise", "seed", "n_seeds", "batch_size", "overlay"}
     assert sum(len(names) for _, names in PARTS) == len(fields)
 
 

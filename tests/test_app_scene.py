@@ -223,3 +223,39 @@ def test_the_overlap_note_needs_sgd_and_moving_average_momentum_at_one_lr():
     assert overlap_note([sgd, Racer("momentum", (("lr", 0.02),))]) == ""
     assert overlap_note([sgd, Racer("heavy_ball", (("lr", 0.01),))]) == ""  # its steps are 1/(1-beta) larger
     assert overlap_note([Racer("sgd"), Racer("momentum")]) == OVERLAP_NOTE  # both at the declared default lr
+
+
+def test_outcome_overlay_travels_in_the_link_counting_optimizers_from_one():
+    scene = Scene(surface="himmelblau", overlay=2).check()
+    query = scene.to_query()
+    assert query["ov"] == "3"  # the third optimizer, as a student counts
+    back, notes = roundtrip(scene)
+    assert notes == [] and back.overlay == 2 and back == scene
+    assert "ov" not in Scene(surface="himmelblau").to_query()  # none: the surface's colours, left out
+
+
+@pytest.mark.parametrize("raw, fragment", [("0", "from 1"), ("-2", "from 1"), ("x", "number"), ("1.5", "number"),
+                                           ("99", "between")])
+def test_a_bad_overlay_in_a_link_falls_back_to_the_surface_with_a_note(raw, fragment):
+    scene, notes = Scene.from_query(parse_qs(f"s=himmelblau&seed=5&ov={raw}", keep_blank_values=True))
+    assert scene.overlay is None and scene.seed == 5 and scene.surface == "himmelblau"
+    assert len(notes) == 1 and "ov=" in notes[0] and fragment in notes[0], notes
+
+
+def test_an_overlay_past_the_links_own_optimizers_is_dropped_and_the_rest_kept():
+    # a valid number, but the link lists two optimizers: the check (not the field) refuses the fifth
+    scene, notes = Scene.from_query(parse_qs("s=himmelblau&r=sgd(lr=0.01)&r=adam(lr=0.1)&ov=5&n=300",
+                                             keep_blank_values=True))
+    assert scene.overlay is None and len(scene.racers) == 2 and scene.steps == 300
+    assert len(notes) == 1 and "outcome map under the race" in notes[0] and "has 2" in notes[0], notes
+    kept, notes = Scene.from_query(parse_qs("s=himmelblau&r=sgd(lr=0.01)&r=adam(lr=0.1)&ov=2", keep_blank_values=True))
+    assert kept.overlay == 1 and notes == []
+
+
+def test_check_refuses_an_overlay_of_a_racer_the_scene_does_not_have():
+    with pytest.raises(SceneError, match="optimizer 5, but the scene has 4"):
+        Scene(overlay=4).check()
+    with pytest.raises(SceneError, match="whole number"):
+        Scene(overlay=1.5).check()
+    with pytest.raises(SceneError, match="between"):
+        Scene(overlay=-1).check()

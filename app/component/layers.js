@@ -37,8 +37,8 @@ export function drawStart(ctx, x, y, s) {
   ctx.stroke();
 }
 
-// A known minimum: a yellow star.
-export function drawStar(ctx, x, y, s) {
+// A known minimum: a yellow star (or `fill`: its basin's colour under an outcome map).
+export function drawStar(ctx, x, y, s, fill = STAR_FILL) {
   const r = 9 * s;
   ctx.beginPath();
   for (let i = 0; i < 10; i++) {
@@ -50,10 +50,16 @@ export function drawStar(ctx, x, y, s) {
     else ctx.moveTo(px, py);
   }
   ctx.closePath();
-  ctx.fillStyle = STAR_FILL;
+  ctx.lineJoin = "round";
+  if (fill !== STAR_FILL) {
+    // on its own basin's colour a star shows by a white rim
+    ctx.lineWidth = 4.5 * s;
+    ctx.strokeStyle = "#ffffff";
+    ctx.stroke();
+  }
+  ctx.fillStyle = fill;
   ctx.fill();
   ctx.lineWidth = 1.6 * s;
-  ctx.lineJoin = "round";
   ctx.strokeStyle = STAR_EDGE;
   ctx.stroke();
 }

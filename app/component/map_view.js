@@ -1,10 +1,12 @@
-// The map: the contour image, the racers' trails and heads, starts, minima,
-// divergence crosses and the last click, on a Chart with the window's scales.
+// The map: the contour image (or a racer's outcome map over it), the racers'
+// trails and heads, starts, minima, divergence crosses and the last click, on
+// a Chart with the window's scales.
 
 import { Chart } from "./chart.js";
 import { clamp, niceTicks, tickFormatter } from "./geometry.js";
 import { drawInsides, drawProbe } from "./insides.js";
 import { drawCross, drawHead, drawImage, drawStar, drawStart, drawTarget, strokeHaloed } from "./layers.js";
+import { Outcome } from "./outcome.js";
 import { clippedPath } from "./paths.js";
 import { linearScale } from "./scales.js";
 
@@ -17,6 +19,14 @@ export class MapView {
     this.click = null;
     this.probe = null;
     this.showInsides = false;
+    // once its picture has loaded, the background is drawn again with it
+    this.outcome = new Outcome(() => this.chart.plot && this.redraw());
+  }
+
+  // Draw the background again and ask for a frame (the overlay's picture or opacity changed).
+  redraw() {
+    this.drawBackground();
+    if (this.onRedraw) this.onRedraw();
   }
 
   setRace(race) {
@@ -63,6 +73,7 @@ export class MapView {
     chart.canvases.bg.dataset.fontPx = String(f);
     ctx.font = `${f}px ${th.font}`;
     drawImage(ctx, this.image, chart.plot, th);
+    this.outcome.draw(ctx, chart);
 
     ctx.fillStyle = th.muted;
     const xt = niceTicks(x0, x1, Math.max(2, Math.floor(w / (f * 6))));
@@ -135,7 +146,7 @@ export class MapView {
       }
       heads.push([hx, hy, p.color]);
     }
-    for (const [x, y] of race.minima) drawStar(ctx, ...chart.toPx(x, y), s);
+    race.minima.forEach(([x, y], i) => drawStar(ctx, ...chart.toPx(x, y), s, this.outcome.starColor(i) || undefined));
     if (this.showInsides) drawInsides(ctx, chart, race, k, s);
     for (const [x, y, color] of heads) {
       const [px, py] = chart.toPx(x, y);

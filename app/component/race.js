@@ -16,6 +16,7 @@ import { clamp, tickFormatter } from "./geometry.js";
 import { InsidesView, probeLines } from "./insides.js";
 import { isActivatable, isTyping, keyAction } from "./keys.js";
 import { StepView } from "./legend.js";
+import { buildOutcomeKey, snapToPixel } from "./outcome.js";
 import { LossView } from "./loss_view.js";
 import { MapView } from "./map_view.js";
 import { prepareRace } from "./race_data.js";
@@ -100,6 +101,11 @@ class Race {
     };
 
     this.map = new MapView(this.el);
+    this.el.outcome = document.createElement("div");
+    this.el.outcome.className = "race-outcome";
+    this.el.outcome.dataset.testid = "race-outcome";
+    this.el.outcome.hidden = true;
+    this.el.legend.after(this.el.outcome);
     this.loss = new LossView(this.el);
     this.timeline = new Timeline({
       alive: () => this.alive(),
@@ -113,6 +119,7 @@ class Race {
     });
     // The hidden map is not drawn (its trails catch up when it is shown again).
     this.timeline.follow((pos) => this.ready() && !this.view3d.shown && this.map.draw(pos));
+    this.map.onRedraw = () => this.timeline.request();
     this.timeline.follow((pos) => this.ready() && this.view3d.draw(pos));
     this.timeline.follow((pos) => this.ready() && this.loss.draw(pos));
     this.stepView = new StepView(this.el, this.timeline);
@@ -206,6 +213,11 @@ class Race {
     this.showInsides();
     this.map.probe = payload.probe || null;
     this.showProbe(payload.probe || null);
+    this.map.outcome.set(payload.outcome || null);
+    buildOutcomeKey(this.el.outcome, payload.outcome || null, payload.minima, this.map.outcome.alpha, (a) => {
+      this.map.outcome.alpha = a;
+      this.map.redraw();
+    });
 
     if (!sameScene) {
       tl.pos = 0;
@@ -426,11 +438,11 @@ class Race {
     box.textContent = probe ? probeLines(probe).join("\n") : "";
   }
 
-  // xy rounded to enough digits for a screen pixel, so no float noise reaches the URL.
-  roundPoint(xy) {
+  // xy rounded to enough digits for a screen pixel (and `extra` more), so no float noise reaches the URL.
+  roundPoint(xy, extra = 0) {
     const [x0, x1, y0, y1] = this.race.extent;
     const round = (v, span) => {
-      const digits = clamp(Math.ceil(-Math.log10(span / 1e4)), 0, 12);
+      const digits = clamp(Math.ceil(-Math.log10(span / 1e4)) + extra, 0, 15);
       return Number(v.toFixed(digits));
     };
     return [round(xy[0], x1 - x0), round(xy[1], y1 - y0)];
@@ -439,7 +451,9 @@ class Race {
   // A new start at data point xy (from the map or the 3-D view): shown at once, sent to the server.
   pickStart(xy) {
     if (!xy) return;
-    const point = this.roundPoint(xy);
+    // on an outcome map, the start its clicked pixel shows: its centre, kept to 1e-8 of the window
+    const snap = this.map.outcome.shown();
+    const point = snap ? this.roundPoint(snapToPixel(xy, this.map.outcome.data), 4) : this.roundPoint(xy);
     this.map.click = point;
     this.view3d.click = point;
     this.timeline.request();
@@ -499,6 +513,7 @@ class Race {
     const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
     const parts = [legend.offsetHeight, this.el.insides.offsetHeight, lossHead.offsetHeight, parseFloat(getComputedStyle(loss).minHeight) || 0];
     if (!this.el.probe.hidden) parts.push(this.el.probe.offsetHeight);
+    if (!this.el.outcome.hidden) parts.push(this.el.outcome.offsetHeight);
     if (!lossNote.hidden) parts.push(lossNote.offsetHeight);
     return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
   }
