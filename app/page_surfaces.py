@@ -494,6 +494,10 @@ def _heading(scene: Scene, surf, presenter: bool = False) -> None:
     c1.caption(f"${surf.latex}$" + (f" — {lesson}" if lesson else ""))
     spec = surface_images(scene.surface, scene.formula, window_of(scene, surf), scene.equal)[1]
     c2.html(colorbar_html(spec))
+    if scene.overlay is not None:
+        # The bar keeps describing the surface, which the overlay's slider blends in and out.
+        c2.caption(f"Under the race: {as_text(scene.racers[scene.overlay].label())}'s outcome map (its key is under "
+                   "the race); this bar is the surface's loss.")
 
 
 def _link_query(scene: Scene, presenter: bool = False) -> dict:

@@ -203,6 +203,8 @@ def test_show_under_the_race_puts_the_racers_map_in_the_link_and_a_removed_racer
     control.set_value(1).run()
     _clean(at)
     assert at.query_params["ov"] in ("2", ["2"])
+    note = [c.value for c in at.caption if "outcome map" in c.value and "Under the race" in c.value]
+    assert note and "this bar is the surface's loss" in note[0]  # the colour bar says it no longer colours the map alone
     ids = list(at.session_state["r_ids"])
     at.session_state["r_ids"] = ids[:1]  # only the first optimizer is left: the second's map goes too
     at.run()
