@@ -57,12 +57,14 @@ function glyphCanvas(px, dpr, paint) {
 
 export class View3D {
   // root: the race's root element; onPick([x, y]): a click on the mesh;
-  // onShow(shown): the view was switched on or off; isPlaying(): the timeline plays.
-  constructor(root, { onPick, onShow, isPlaying }) {
+  // onShow(): the switch changed what is shown; isPlaying(): the timeline plays;
+  // needThree(): three.js is not on the page yet (the page sends it when asked).
+  constructor(root, { onPick, onShow, isPlaying, needThree }) {
     this.root = root;
     this.onPick = onPick;
     this.onShow = onShow;
     this.isPlaying = isPlaying;
+    this.needThree = needThree;
     const $ = (sel) => root.querySelector(sel);
     this.el = {
       box: $(".race-3d"),
@@ -72,7 +74,9 @@ export class View3D {
       reset: $(".race-3d-reset"),
       png: $(".race-3d-png"),
     };
-    this.shown = false;
+    this.mode = "2d"; // the switch: "2d", "3d" or "both"
+    this.wide = false; // the component has room for "both" (race.js decides)
+    this.shown = false; // the 3-D view is on screen (alone or beside the map)
     this.failed = false;
     this.race = null;
     this.payload = null;
@@ -91,11 +95,11 @@ export class View3D {
     this.gl = null; // {T, renderer, scene, camera, target, surface, race, light}
     this.imageSrc = "";
     this.image = null;
-    this.onThree = () => this.show(this.shown);
+    this.onThree = () => this.apply();
 
     this.el.views.addEventListener("click", (e) => {
       const b = e.target.closest("[data-view]");
-      if (b) this.show(b.dataset.view === "3d");
+      if (b && !b.disabled) this.setMode(b.dataset.view);
     });
     this.el.reset.addEventListener("click", () => this.orbit?.reset());
     this.el.png.addEventListener("click", () => this.downloadPng());
@@ -121,12 +125,15 @@ export class View3D {
     this.payload = payload;
     const part = payload.surface3d;
     this.el.views.hidden = !part;
-    if (!part && this.shown) this.show(false);
     const key = part ? `${payload.extent.join(",")}|${part.n.join("x")}|${part.h}` : "";
     if (key !== this.gridKey) {
       this.gridKey = key;
       this.grid = part ? new SurfaceGrid(part, race.extent) : null;
       this.surfaceStale = true;
+      if (!part && this.shown) {
+        this.apply();
+        this.onShow();
+      }
     }
     this.raceStale = true;
     const src = typeof payload.image === "string" ? payload.image : "";
@@ -150,19 +157,53 @@ export class View3D {
 
   // ------------------------------------------------------------ layout --
 
-  show(on) {
-    const want = Boolean(on) && Boolean(this.grid);
+  // What is on screen: "2d", "3d" or "both" ("both" without room shows the 3-D view alone).
+  get view() {
+    if (!this.grid) return "2d";
+    return this.mode === "both" && !this.wide ? "3d" : this.mode;
+  }
+
+  // The switch: show the map, the 3-D view, or both.
+  setMode(mode) {
+    this.mode = ["2d", "3d", "both"].includes(mode) ? mode : "2d";
+    this.apply();
+    this.onShow();
+  }
+
+  // Whether the component has room for both views; true if that changed what is shown.
+  setWide(wide) {
+    if (wide === this.wide) return false;
+    const before = this.view;
+    this.wide = wide;
+    this.apply();
+    return this.view !== before;
+  }
+
+  apply() {
+    const view = this.view;
+    const want = view !== "2d";
     this.shown = want;
-    this.root.classList.toggle("view-3d", want);
+    this.root.classList.toggle("view-3d", view === "3d");
+    this.root.classList.toggle("view-both", view === "both");
     this.el.box.hidden = !want;
     for (const b of this.el.views.querySelectorAll("[data-view]")) {
-      b.setAttribute("aria-pressed", String((b.dataset.view === "3d") === want));
+      b.setAttribute("aria-pressed", String(b.dataset.view === this.mode));
+      if (b.dataset.view === "both") {
+        b.disabled = !this.wide;
+        b.title = this.wide
+          ? "The map and the 3-D view side by side"
+          : "Side by side needs a wider window (the race at least 1400 pixels wide); shows the 3-D view meanwhile";
+      }
     }
     if (want && !this.gl && !this.failed) {
-      if (three()) this.init();
-      else globalThis.addEventListener(THREE_READY, this.onThree, { once: true });
+      if (three()) {
+        this.init();
+      } else {
+        globalThis.addEventListener(THREE_READY, this.onThree, { once: true });
+        if (!this.askedThree) this.needThree?.();
+        this.askedThree = true;
+      }
     }
-    this.onShow(want);
     if (want) this.requestRender();
   }
 
