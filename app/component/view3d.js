@@ -75,7 +75,7 @@ export class View3D {
       png: $(".race-3d-png"),
     };
     this.mode = "2d"; // the switch: "2d", "3d" or "both"
-    this.wide = false; // the component has room for "both" (race.js decides)
+    this.wide = null; // the component has room for "both" (race.js decides; null until its first layout)
     this.shown = false; // the 3-D view is on screen (alone or beside the map)
     this.failed = false;
     this.race = null;
@@ -189,8 +189,8 @@ export class View3D {
     for (const b of this.el.views.querySelectorAll("[data-view]")) {
       b.setAttribute("aria-pressed", String(b.dataset.view === this.mode));
       if (b.dataset.view === "both") {
-        b.disabled = !this.wide;
-        b.title = this.wide
+        b.disabled = this.wide === false;
+        b.title = this.wide !== false
           ? "The map and the 3-D view side by side"
           : "Side by side needs a wider window (the race at least 1400 pixels wide); shows the 3-D view meanwhile";
       }
