@@ -24,7 +24,10 @@ const TUBE_RADIUS = 0.014; // world units; the window's longer side is 2
 const BALL_RADIUS = 0.034;
 const LIFT = TUBE_RADIUS * 1.6 + 0.004; // tubes float this far above the triangles
 const MARKER_PX = 30; // sprites' canvas size at scale 1, in CSS pixels
-const FOV = 35;
+const FOV = 35; // vertical, degrees, on a box at least FIT_ASPECT wide per unit of height
+// A narrower box (a square map, or the half of a wide screen "Both" gives) widens the vertical
+// angle so the camera still takes in the width it takes in at FIT_ASPECT: the mesh is not cut at the sides.
+const FIT_ASPECT = 4 / 3;
 const SLOW_3D_FPS = 30;
 const FAST_3D_FPS = 50; // frames this fast (the camera still, say) win back resolution
 // The light: ambient plus one directional light from LIGHT_FROM (fixed in the world, so the
@@ -224,6 +227,7 @@ export class View3D {
     const { camera } = this.gl;
     this.resize();
     camera.aspect = w / h;
+    camera.fov = fovFor(w / h);
     camera.updateProjectionMatrix();
     this.surfaceStale = true; // labels take the theme's colours
     this.requestRender();
@@ -665,6 +669,13 @@ function shade(normals, color = null, emissive = 0) {
     out[i + 2] = b * f;
   }
   return out;
+}
+
+// The vertical field of view (degrees) for a box of aspect w / h: FOV, widened below FIT_ASPECT.
+function fovFor(aspect) {
+  if (!(aspect > 0) || aspect >= FIT_ASPECT) return FOV;
+  const half = Math.tan((FOV * Math.PI) / 360) * (FIT_ASPECT / aspect);
+  return (Math.atan(half) * 360) / Math.PI;
 }
 
 function inWindow(x, y, [x0, x1, y0, y1]) {
