@@ -61,6 +61,15 @@ def _bundle(entry: str, seen: set[str] | None = None) -> str:
     return "\n".join(parts)
 
 
+def _race_code() -> str:
+    """Return the animator's bundle as a module that publishes its mount function as ``globalThis.DescentRace``."""
+    bundle = _bundle("race.js")
+    if bundle.count("export default function mountRace(") != 1:
+        raise RuntimeError("race.js must have one default export, `export default function mountRace(...)`")
+    code = bundle.replace("export default function mountRace(", "function mountRace(")
+    return code + "\n" + (_ASSETS / "race_code.js").read_text(encoding="utf-8")
+
+
 def _three_js() -> str:
     """Return three.js (vendored, minified) as a module that publishes it as ``globalThis.DescentTHREE``."""
     vendor = _ASSETS / "vendor" / "three"
@@ -70,12 +79,17 @@ def _three_js() -> str:
 
 
 # Registered once, at import: mounting re-registers nothing.
+# Each new race is a new message for the race element, with its JS: so that
+# element's JS is a small module (race_mount.js) and the animator's code (120 KB)
+# travels in its own element, whose message never changes and which Streamlit's
+# message cache sends once per browser session: a new race is 158 KB, not 271 KB.
 _RACE = st.components.v2.component(
     "descent_race",
     html=(_ASSETS / "race.html").read_text(encoding="utf-8"),
     css=(_ASSETS / "race.css").read_text(encoding="utf-8") + (_ASSETS / "view3d.css").read_text(encoding="utf-8"),
-    js=_bundle("race.js"),
+    js=(_ASSETS / "race_mount.js").read_text(encoding="utf-8"),
 )
+_RACE_CODE = st.components.v2.component("descent_race_code", html="", js=_race_code())
 # three.js (half a megabyte) travels in its own element, whose message never
 # changes: Streamlit's message cache then sends it once per browser session,
 # not with every new race. It is mounted only once the student has asked for
@@ -118,9 +132,11 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620,
         # set (once, to True) by the animator when the student first switches to 3-D
         on_three_change=lambda: None,
     )
-    # Below the race, so that its empty element's gap does not push the race down
-    # (presenter mode fits the race below its top); the 3-D view waits for it.
-    # Once asked for it stays mounted: its message is then a cached reference.
+    # Below the race, so that their empty elements' gaps do not push the race down
+    # (presenter mode fits the race below its top); the race waits for its code,
+    # the 3-D view for three.js. Once asked for, three.js stays mounted: its
+    # message is then a cached reference, as the code's always is.
+    _RACE_CODE(key=f"{key}-code", data=None, height="content")
     if result is not None and result.get("three"):
         _THREE(key=f"{key}-three", data=None, height="content")
     click = result.get("click") if result is not None else None
