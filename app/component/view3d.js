@@ -30,6 +30,7 @@ const FOV = 35; // vertical, degrees, on a box at least FIT_ASPECT wide per unit
 const FIT_ASPECT = 4 / 3;
 const SLOW_3D_FPS = 30;
 const FAST_3D_FPS = 50; // frames this fast (the camera still, say) win back resolution
+const FAST_WINDOWS = 4; // ... after this many measurements (12 frames each) in a row
 // The light: ambient plus one directional light from LIGHT_FROM (fixed in the world, so the
 // shading of a still mesh does not depend on the camera and is computed once, per vertex).
 const AMBIENT = 0.62;
@@ -100,6 +101,7 @@ export class View3D {
     this.pos = 0;
     this.raf = 0;
     this.resolution = 1; // of the device pixel ratio; lowered while frames come too slowly
+    this.fastWindows = 0;
     this.frames = [];
     this.gl = null; // {T, renderer, scene, camera, target, surface, race, light}
     this.imageSrc = "";
@@ -593,9 +595,14 @@ export class View3D {
     if (fps < SLOW_3D_FPS && this.resolution > MIN_3D_RESOLUTION) {
       this.resolution = Math.max(MIN_3D_RESOLUTION, this.resolution * 0.75);
       this.resize();
-    } else if (fps > FAST_3D_FPS && this.resolution < 1) {
+      this.fastWindows = 0;
+    } else if (fps > FAST_3D_FPS && this.resolution < 1 && ++this.fastWindows >= FAST_WINDOWS) {
+      // several fast windows in a row: a new size redraws the still mesh once, so no see-saw
+      this.fastWindows = 0;
       this.resolution = Math.min(1, this.resolution / 0.75);
       this.resize();
+    } else if (fps <= FAST_3D_FPS) {
+      this.fastWindows = 0;
     }
     this.el.canvas.dataset.fps = fps.toFixed(1);
     this.el.canvas.dataset.resolution = this.resolution.toFixed(3);
