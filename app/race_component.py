@@ -24,9 +24,14 @@ What the browser does with the payload (its shape and its one check are in
   presenter mode.
 - A diverged path ends with a red cross where it left the window (or at its
   last point if that is inside) once playback reaches ``diverged_at``.
-- A Map / 3-D switch shows the race on the surface as a WebGL mesh
-  (``component/view3d.js``, three.js vendored under ``component/vendor/three``);
-  turning and zooming stay in the browser, a click on the mesh is a new start.
+- A Map / 3-D / Both switch shows the race on the surface as a WebGL mesh
+  (``component/view3d.js``, three.js vendored under ``component/vendor/three``),
+  instead of the map or, on a component at least ``BOTH_FROM_PX`` (1400) CSS
+  pixels wide, beside it; narrower, "Both" is disabled and a chosen "Both"
+  shows the 3-D view alone until there is room again. Turning and zooming stay
+  in the browser, a click on the mesh is a new start. The first switch away
+  from the map costs one rerun (the page then sends three.js); later switches,
+  turns and frames cost none.
 """
 
 from __future__ import annotations
@@ -56,6 +61,15 @@ def _bundle(entry: str, seen: set[str] | None = None) -> str:
     return "\n".join(parts)
 
 
+def _race_code() -> str:
+    """Return the animator's bundle as a module that publishes its mount function as ``globalThis.DescentRace``."""
+    bundle = _bundle("race.js")
+    if bundle.count("export default function mountRace(") != 1:
+        raise RuntimeError("race.js must have one default export, `export default function mountRace(...)`")
+    code = bundle.replace("export default function mountRace(", "function mountRace(")
+    return code + "\n" + (_ASSETS / "race_code.js").read_text(encoding="utf-8")
+
+
 def _three_js() -> str:
     """Return three.js (vendored, minified) as a module that publishes it as ``globalThis.DescentTHREE``."""
     vendor = _ASSETS / "vendor" / "three"
@@ -65,15 +79,22 @@ def _three_js() -> str:
 
 
 # Registered once, at import: mounting re-registers nothing.
+# Each new race is a new message for the race element, with its JS: so that
+# element's JS is a small module (race_mount.js) and the animator's code (120 KB)
+# travels in its own element, whose message never changes and which Streamlit's
+# message cache sends once per browser session: a new race is 158 KB, not 271 KB.
 _RACE = st.components.v2.component(
     "descent_race",
     html=(_ASSETS / "race.html").read_text(encoding="utf-8"),
     css="".join((_ASSETS / name).read_text(encoding="utf-8") for name in ("race.css", "view3d.css", "outcome.css")),
-    js=_bundle("race.js"),
+    js=(_ASSETS / "race_mount.js").read_text(encoding="utf-8"),
 )
+_RACE_CODE = st.components.v2.component("descent_race_code", html="", js=_race_code())
 # three.js (half a megabyte) travels in its own element, whose message never
 # changes: Streamlit's message cache then sends it once per browser session,
-# not with every new race.
+# not with every new race. It is mounted only once the student has asked for
+# the 3-D view (the animator's state ``three``), so a session that never turns
+# the surface never receives it: a first load is 348 KB instead of 887 KB.
 _THREE = st.components.v2.component("descent_three", html="", js=_three_js())
 
 
@@ -108,10 +129,16 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620,
         height="content",
         on_click_change=lambda: None,
         on_insides_change=on_insides or (lambda: None),
+        # set (once, to True) by the animator when the student first switches to 3-D
+        on_three_change=lambda: None,
     )
-    # Below the race, so that its empty element's gap does not push the race down
-    # (presenter mode fits the race below its top); the 3-D view waits for it.
-    _THREE(key=f"{key}-three", data=None, height="content")
+    # Below the race, so that their empty elements' gaps do not push the race down
+    # (presenter mode fits the race below its top); the race waits for its code,
+    # the 3-D view for three.js. Once asked for, three.js stays mounted: its
+    # message is then a cached reference, as the code's always is.
+    _RACE_CODE(key=f"{key}-code", data=None, height="content")
+    if result is not None and result.get("three"):
+        _THREE(key=f"{key}-three", data=None, height="content")
     click = result.get("click") if result is not None else None
     if not click:
         return None

@@ -48,10 +48,12 @@ def open_page(browser, base, query="", width=1366, height=768, first=r"step 0 / 
     return page
 
 
-def show_3d(page):
-    page.click("[data-testid='race-view-3d']")
+def show_3d(page, view="3d"):
+    page.click(f"[data-testid='race-view-{view}']")
     expect(page.locator(CANVAS)).to_be_visible()
     wait_until(lambda: probe(page) is not None and probe(page)["zRange"] is not None, "the 3-D view to build")
+    # the first switch asks the page for three.js: one rerun, over before anything is counted
+    page.wait_for_selector(READY, timeout=30_000)
     # Pictures compared pixel by pixel need one resolution: no adapting to a slow machine from here on.
     page.locator(ROOT_SEL).evaluate("(el) => { el.__descentRace.view3d.adaptResolution = () => {}; }")
 
@@ -370,3 +372,112 @@ def test_screenshots_of_the_app_in_3d(browser, tmp_path):
             assert img[..., :3].mean(axis=2)[img[..., 3] > 0].std() > 10
             page.locator(ROOT_SEL).screenshot(path=str(ARTIFACTS / f"race_3d_{name}.png"))
             close(page)
+
+
+# -- Map | 3-D | Both ------------------------------------------------------------------
+
+
+def box(page, testid: str) -> dict:
+    return page.locator(f"[data-testid='{testid}']").bounding_box()
+
+
+def map_image(page, layer="trail") -> np.ndarray:
+    return decode(page.locator(ROOT_SEL).evaluate(f"(el) => el.querySelector('.race-map-{layer}').toDataURL('image/png')"))
+
+
+def scrub_to(page, step: int) -> None:
+    page.locator("[data-testid='race-scrub']").evaluate(
+        "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true})); }", step)
+    wait_until(lambda: frame(page) == step, f"the scrubber to reach step {step}")
+
+
+def assert_side_by_side(page, width: int) -> None:
+    m, d = box(page, "race-map"), box(page, "race-3d")
+    assert m and d and m["width"] > 300 and d["width"] > 300, f"map {m}, 3-D {d}"
+    assert abs(m["y"] - d["y"]) < 2 and abs(m["height"] - d["height"]) < 2, f"not one row: map {m}, 3-D {d}"
+    assert d["x"] >= m["x"] + m["width"], f"the 3-D view overlaps the map: map {m}, 3-D {d}"
+    assert d["x"] + d["width"] <= width, "the 3-D view runs off the window"
+
+
+@pytest.mark.browser
+def test_both_views_side_by_side_draw_follow_the_scrubber_and_take_clicks(browser, demo):
+    payload = demo_payload(racers=4, steps=300, diverge=False)
+    page = open_page(browser, demo, "racers=4&steps=300&diverge=0", width=1920, height=1080)
+    runs_before = runs(page)
+    show_3d(page, "both")
+    assert runs(page) == runs_before + 1, "the first switch to 3-D should ask for three.js once"
+    assert_side_by_side(page, 1920)
+    expect(page.locator("[data-testid='race-map']")).to_be_visible()
+    # both draw: the map's contour image and the mesh, neither blank
+    for img, what in ((map_image(page, "bg"), "map"), (canvas_image(page), "3-D view")):
+        drawn = img[..., 3] > 0
+        assert drawn.mean() > 0.15 and img[..., :3].mean(axis=2)[drawn].std() > 10, f"the {what} looks blank"
+    # scrubbing moves both: the map's trails change, the balls sit on the path points of that step
+    trails = {}
+    for step in (40, 160):
+        scrub_to(page, step)
+        trails[step] = map_image(page)
+        pr = probe(page)
+        model = Model(payload, pr)
+        for racer, head in zip(payload["racers"], pr["heads"]):
+            flat = racer["paths"][0]
+            want = model.world(flat[2 * step], flat[2 * step + 1], above=pr["ballRadius"] * 0.9)
+            # x, y exactly; the height within what two interpolations of one grid cell differ by
+            assert head is not None and np.allclose(head[:2], want[:2], atol=1e-4) and abs(head[2] - want[2]) < 0.01, (
+                f"step {step}: ball at {head}, path at {want}")
+    assert np.abs(trails[160] - trails[40]).mean() > 0.5, "the map's trails did not follow the scrubber"
+    # switching costs nothing more
+    counted = runs(page)
+    for view in ("2d", "3d", "both", "3d", "both"):
+        page.click(f"[data-testid='race-view-{view}']")
+    page.wait_for_timeout(1200)  # a rerun would have arrived by now
+    assert runs(page) == counted, "switching views made the server run the script"
+    assert_side_by_side(page, 1920)
+    # a click on either view sets a start
+    m = box(page, "race-map-top")
+    page.mouse.click(m["x"] + m["width"] * 0.5, m["y"] + m["height"] * 0.5)
+    expect(page.get_by_text("clicks 1")).to_be_visible(timeout=30_000)
+    c = page.locator(CANVAS).bounding_box()
+    page.mouse.click(c["x"] + c["width"] * 0.45, c["y"] + c["height"] * 0.55)
+    expect(page.get_by_text("clicks 2")).to_be_visible(timeout=30_000)
+    close(page)
+
+
+@pytest.mark.browser
+def test_both_is_disabled_on_a_narrow_window_and_shows_the_3d_view_until_there_is_room(browser, demo):
+    page = open_page(browser, demo, width=1366, height=768)
+    both = page.locator("[data-testid='race-view-both']")
+    expect(both).to_be_disabled()
+    assert "wider" in both.get_attribute("title")
+    page.close()
+    # chosen on a wide window, then the window narrows: the 3-D view alone, Both still chosen
+    page = open_page(browser, demo, width=1920, height=1080)
+    show_3d(page, "both")
+    both = page.locator("[data-testid='race-view-both']")
+    counted = runs(page)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    expect(page.locator("[data-testid='race-map']")).to_be_hidden()
+    expect(page.locator(CANVAS)).to_be_visible()
+    expect(both).to_be_disabled()
+    assert both.get_attribute("aria-pressed") == "true"
+    d = box(page, "race-3d")
+    assert d["x"] + d["width"] <= 1366 and d["width"] > 400
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    expect(page.locator("[data-testid='race-map']")).to_be_visible()
+    expect(both).to_be_enabled()
+    assert_side_by_side(page, 1920)
+    page.wait_for_timeout(1200)
+    assert runs(page) == counted, "resizing made the server run the script"
+    close(page)
+
+
+@pytest.mark.browser
+def test_presenter_mode_offers_both_in_the_playback_bar_and_fits(browser, demo):
+    page = open_page(browser, demo, "presenter=1", width=1920, height=1080)
+    bar = page.locator("[data-testid='race-controls']")
+    expect(bar.locator("[data-testid='race-view-both']")).to_be_visible()
+    show_3d(page, "both")
+    assert_side_by_side(page, 1920)
+    d = box(page, "race-3d")
+    assert d["y"] + d["height"] <= 1080 + 1 and d["height"] > 300
+    close(page)

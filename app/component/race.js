@@ -30,9 +30,12 @@ const MAP_WIDTH_SHARE = 0.62; // of a wide container, before the height grows pa
 const MAX_WINDOW_SHARE = 0.8; // of the window's height, the most the component grows to
 const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mode (and on the first screen)
 const NORMAL_MIN_PX = 440; // below this room under its top, a normal-mode component keeps its height and scrolls
+// "Both" (map and 3-D side by side) from this component width: two views of about 500 px and the side panel.
+const BOTH_FROM_PX = 1400;
+const BOTH_WIDTH_SHARE = 0.8; // of a wide container taken by the two views together
 
 export default function mountRace(component) {
-  const { data, parentElement, setTriggerValue } = component;
+  const { data, parentElement, setTriggerValue, setStateValue } = component;
   const root = parentElement.querySelector(".race");
   if (!root) return undefined;
   let race = root.__descentRace;
@@ -41,6 +44,7 @@ export default function mountRace(component) {
     root.__descentRace = race;
   }
   race.sendTrigger = setTriggerValue;
+  race.sendState = setStateValue;
   race.load(data);
   return () => race.destroy();
 }
@@ -59,6 +63,7 @@ class Race {
     this.root = root;
     this.destroyed = false;
     this.sendTrigger = null;
+    this.sendState = null;
     this.payload = null;
     this.race = null;
     this.height = 620;
@@ -116,9 +121,11 @@ class Race {
       onPick: (xy) => this.pickStart(xy),
       onShow: () => this.layout(),
       isPlaying: () => this.timeline.playing,
+      // The page sends three.js once asked (app/race_component.py): one rerun, the first time only.
+      needThree: () => this.sendState?.("three", true),
     });
     // The hidden map is not drawn (its trails catch up when it is shown again).
-    this.timeline.follow((pos) => this.ready() && !this.view3d.shown && this.map.draw(pos));
+    this.timeline.follow((pos) => this.ready() && this.view3d.view !== "3d" && this.map.draw(pos));
     this.map.onRedraw = () => this.timeline.request();
     this.timeline.follow((pos) => this.ready() && this.view3d.draw(pos));
     this.timeline.follow((pos) => this.ready() && this.loss.draw(pos));
@@ -540,6 +547,9 @@ class Race {
     const narrow = W < NARROW_BELOW_PX * th.scale;
     this.root.classList.toggle("narrow", narrow);
     this.dpr = window.devicePixelRatio || 1;
+    // Map and 3-D side by side only where each still gets about 500 px; narrower, "Both" shows the 3-D view.
+    this.view3d.setWide(!narrow && W >= BOTH_FROM_PX);
+    const views = this.view3d.view === "both" ? 2 : 1;
 
     const image = this.map.image;
     const aspect = image ? image.naturalWidth / image.naturalHeight : 4 / 3;
@@ -578,10 +588,12 @@ class Race {
         floor = Math.min(floor, ceiling);
       }
       m = margins(floor - chrome);
-      const wanted = (W * MAP_WIDTH_SHARE - m.l - m.r) / aspect + m.t + m.b + chrome;
+      const share = views === 2 ? BOTH_WIDTH_SHARE : MAP_WIDTH_SHARE;
+      const wanted = ((W * share - bodyGap * (views - 1)) / views - m.l - m.r) / aspect + m.t + m.b + chrome;
       usedHeight = Math.round(clamp(wanted, floor, ceiling));
       const availH = usedHeight - chrome;
-      const availW = W - Math.round(260 * th.scale) - bodyGap;
+      // the width of one view (the map, or the map and the 3-D view each)
+      const availW = (W - Math.round(260 * th.scale) - bodyGap * views) / views;
       m = margins(availH);
       plotH = Math.max(60, availH - m.t - m.b);
       plotW = plotH * aspect;

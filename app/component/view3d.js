@@ -24,8 +24,18 @@ const TUBE_RADIUS = 0.014; // world units; the window's longer side is 2
 const BALL_RADIUS = 0.034;
 const LIFT = TUBE_RADIUS * 1.6 + 0.004; // tubes float this far above the triangles
 const MARKER_PX = 30; // sprites' canvas size at scale 1, in CSS pixels
-const FOV = 35;
+const FOV = 35; // vertical, degrees, on a box at least FIT_ASPECT wide per unit of height
+// A narrower box (a square map, or the half of a wide screen "Both" gives) widens the vertical
+// angle so the camera still takes in the width it takes in at FIT_ASPECT: the mesh is not cut at the sides.
+const FIT_ASPECT = 4 / 3;
 const SLOW_3D_FPS = 30;
+const FAST_3D_FPS = 50; // frames this fast (the camera still, say) win back resolution
+const FAST_WINDOWS = 4; // ... after this many measurements (12 frames each) in a row
+// The light: ambient plus one directional light from LIGHT_FROM (fixed in the world, so the
+// shading of a still mesh does not depend on the camera and is computed once, per vertex).
+const AMBIENT = 0.62;
+const DIRECT = 0.7;
+const LIGHT_FROM = [-1.2, -1.8, 3];
 const MIN_3D_RESOLUTION = 0.5;
 
 // Whether WebGL here is drawn by the CPU (SwiftShader, llvmpipe): asked once, on a throwaway context.
@@ -57,12 +67,14 @@ function glyphCanvas(px, dpr, paint) {
 
 export class View3D {
   // root: the race's root element; onPick([x, y]): a click on the mesh;
-  // onShow(shown): the view was switched on or off; isPlaying(): the timeline plays.
-  constructor(root, { onPick, onShow, isPlaying }) {
+  // onShow(): the switch changed what is shown; isPlaying(): the timeline plays;
+  // needThree(): three.js is not on the page yet (the page sends it when asked).
+  constructor(root, { onPick, onShow, isPlaying, needThree }) {
     this.root = root;
     this.onPick = onPick;
     this.onShow = onShow;
     this.isPlaying = isPlaying;
+    this.needThree = needThree;
     const $ = (sel) => root.querySelector(sel);
     this.el = {
       box: $(".race-3d"),
@@ -72,7 +84,9 @@ export class View3D {
       reset: $(".race-3d-reset"),
       png: $(".race-3d-png"),
     };
-    this.shown = false;
+    this.mode = "2d"; // the switch: "2d", "3d" or "both"
+    this.wide = null; // the component has room for "both" (race.js decides; null until its first layout)
+    this.shown = false; // the 3-D view is on screen (alone or beside the map)
     this.failed = false;
     this.race = null;
     this.payload = null;
@@ -87,15 +101,16 @@ export class View3D {
     this.pos = 0;
     this.raf = 0;
     this.resolution = 1; // of the device pixel ratio; lowered while frames come too slowly
+    this.fastWindows = 0;
     this.frames = [];
     this.gl = null; // {T, renderer, scene, camera, target, surface, race, light}
     this.imageSrc = "";
     this.image = null;
-    this.onThree = () => this.show(this.shown);
+    this.onThree = () => this.apply();
 
     this.el.views.addEventListener("click", (e) => {
       const b = e.target.closest("[data-view]");
-      if (b) this.show(b.dataset.view === "3d");
+      if (b && !b.disabled) this.setMode(b.dataset.view);
     });
     this.el.reset.addEventListener("click", () => this.orbit?.reset());
     this.el.png.addEventListener("click", () => this.downloadPng());
@@ -121,12 +136,15 @@ export class View3D {
     this.payload = payload;
     const part = payload.surface3d;
     this.el.views.hidden = !part;
-    if (!part && this.shown) this.show(false);
     const key = part ? `${payload.extent.join(",")}|${part.n.join("x")}|${part.h}` : "";
     if (key !== this.gridKey) {
       this.gridKey = key;
       this.grid = part ? new SurfaceGrid(part, race.extent) : null;
       this.surfaceStale = true;
+      if (!part && this.shown) {
+        this.apply();
+        this.onShow();
+      }
     }
     this.raceStale = true;
     const src = typeof payload.image === "string" ? payload.image : "";
@@ -150,19 +168,53 @@ export class View3D {
 
   // ------------------------------------------------------------ layout --
 
-  show(on) {
-    const want = Boolean(on) && Boolean(this.grid);
+  // What is on screen: "2d", "3d" or "both" ("both" without room shows the 3-D view alone).
+  get view() {
+    if (!this.grid) return "2d";
+    return this.mode === "both" && !this.wide ? "3d" : this.mode;
+  }
+
+  // The switch: show the map, the 3-D view, or both.
+  setMode(mode) {
+    this.mode = ["2d", "3d", "both"].includes(mode) ? mode : "2d";
+    this.apply();
+    this.onShow();
+  }
+
+  // Whether the component has room for both views; true if that changed what is shown.
+  setWide(wide) {
+    if (wide === this.wide) return false;
+    const before = this.view;
+    this.wide = wide;
+    this.apply();
+    return this.view !== before;
+  }
+
+  apply() {
+    const view = this.view;
+    const want = view !== "2d";
     this.shown = want;
-    this.root.classList.toggle("view-3d", want);
+    this.root.classList.toggle("view-3d", view === "3d");
+    this.root.classList.toggle("view-both", view === "both");
     this.el.box.hidden = !want;
     for (const b of this.el.views.querySelectorAll("[data-view]")) {
-      b.setAttribute("aria-pressed", String((b.dataset.view === "3d") === want));
+      b.setAttribute("aria-pressed", String(b.dataset.view === this.mode));
+      if (b.dataset.view === "both") {
+        b.disabled = this.wide === false;
+        b.title = this.wide !== false
+          ? "The map and the 3-D view side by side"
+          : "Side by side needs a wider window (the race at least 1400 pixels wide); shows the 3-D view meanwhile";
+      }
     }
     if (want && !this.gl && !this.failed) {
-      if (three()) this.init();
-      else globalThis.addEventListener(THREE_READY, this.onThree, { once: true });
+      if (three()) {
+        this.init();
+      } else {
+        globalThis.addEventListener(THREE_READY, this.onThree, { once: true });
+        if (!this.askedThree) this.needThree?.();
+        this.askedThree = true;
+      }
     }
-    this.onShow(want);
     if (want) this.requestRender();
   }
 
@@ -177,6 +229,7 @@ export class View3D {
     const { camera } = this.gl;
     this.resize();
     camera.aspect = w / h;
+    camera.fov = fovFor(w / h);
     camera.updateProjectionMatrix();
     this.surfaceStale = true; // labels take the theme's colours
     this.requestRender();
@@ -190,10 +243,17 @@ export class View3D {
       // Without a GPU the page is composited in software too, and handing it a
       // WebGL canvas every frame costs far more than drawing it: there the
       // picture is drawn off-page and copied onto a 2-D canvas (`copy`).
+      // There the still part (the mesh, its axes) is also kept as a picture while the
+      // camera does not move (`still`): a frame of playback then draws only the
+      // tubes and balls, against the depth the mesh left in the drawing buffer.
       const soft = softwareGl();
       const canvas = soft ? document.createElement("canvas") : this.el.canvas;
-      renderer = new T.WebGLRenderer({ canvas, antialias: !soft, alpha: true });
+      renderer = new T.WebGLRenderer({ canvas, antialias: !soft, alpha: true, preserveDrawingBuffer: soft });
       this.copy = soft ? this.el.canvas.getContext("2d") : null;
+      this.still = soft ? document.createElement("canvas").getContext("2d") : null;
+      this.stillKey = "";
+      if (soft) renderer.autoClear = false;
+      renderer.setClearColor(0x000000, 0);
     } catch {
       this.failed = true;
       this.el.msg.textContent = "The 3-D view needs WebGL, which this browser does not offer. The map shows the same race.";
@@ -204,9 +264,10 @@ export class View3D {
     const scene = new T.Scene();
     const camera = new T.PerspectiveCamera(FOV, 1, 0.05, 60);
     camera.up.set(0, 0, 1);
-    scene.add(new T.AmbientLight(0xffffff, 0.62));
-    const light = new T.DirectionalLight(0xffffff, 0.7);
-    light.position.set(-1.2, -1.8, 3);
+    // Only the balls are lit per pixel; the mesh and the tubes carry the same light in their vertex colours.
+    scene.add(new T.AmbientLight(0xffffff, AMBIENT));
+    const light = new T.DirectionalLight(0xffffff, DIRECT);
+    light.position.set(...LIGHT_FROM);
     scene.add(light);
     const surface = new T.Group();
     const race = new T.Group();
@@ -281,6 +342,7 @@ export class View3D {
     this.sprites = this.sprites.filter((s) => s.parent !== surface);
     this.disposeGroup(surface);
     this.surfaceStale = false;
+    this.stillKey = "";
     const grid = this.grid;
     if (!grid) return;
     const { pos, uv, index } = grid.buffers();
@@ -297,7 +359,9 @@ export class View3D {
       map.anisotropy = 4;
       map.needsUpdate = true;
     }
-    const mat = new T.MeshLambertMaterial({ map, color: map ? 0xffffff : 0x8fa8c0, side: T.DoubleSide });
+    // Lambert's shading baked into vertex colours: an unlit material costs a software renderer far less per pixel.
+    geo.setAttribute("color", new T.BufferAttribute(shade(geo.getAttribute("normal").array, map ? null : new T.Color(0x8fa8c0)), 3));
+    const mat = new T.MeshBasicMaterial({ map, vertexColors: true, side: T.DoubleSide });
     const mesh = new T.Mesh(geo, mat);
     mesh.name = "surface";
     surface.add(mesh);
@@ -362,14 +426,15 @@ export class View3D {
       const tube = buildTube(grid, p, TUBE_RADIUS, LIFT);
       const geo = new T.BufferGeometry();
       geo.setAttribute("position", new T.BufferAttribute(tube.pos, 3));
-      geo.setAttribute("normal", new T.BufferAttribute(tube.normal, 3));
+      geo.setAttribute("color", new T.BufferAttribute(shade(tube.normal, color, 0.25), 3));
       geo.setIndex(new T.BufferAttribute(tube.index, 1));
       geo.setDrawRange(0, 0);
-      const trail = new T.Mesh(geo, new T.MeshLambertMaterial({ color, emissive: color, emissiveIntensity: 0.25 }));
+      // No depth written by the race (tubes, balls): the software path keeps the mesh's depth between frames.
+      const trail = new T.Mesh(geo, new T.MeshBasicMaterial({ vertexColors: true, depthWrite: false }));
       trail.frustumCulled = false;
       // "Transparent" only to be drawn after the markers: a ball in a basin covers its star.
       const head = new T.Mesh(ball, new T.MeshLambertMaterial({ color, emissive: color, emissiveIntensity: 0.2,
-        transparent: true }));
+        transparent: true, depthWrite: false }));
       head.renderOrder = 20;
       head.visible = false;
       // Seen through the hill in front of it, faintly: a ball at the bottom of a
@@ -466,13 +531,41 @@ export class View3D {
     // Sprites: CSS pixels to the units of a sprite without size attenuation.
     const k = 2 / (camera.projectionMatrix.elements[5] * (this.size[1] || 1));
     for (const s of this.sprites) s.scale.set(s.userData.px[0] * k, s.userData.px[1] * k, 1);
-    renderer.render(scene, camera);
-    if (this.copy) {
-      const c = this.copy.canvas;
-      this.copy.clearRect(0, 0, c.width, c.height);
-      this.copy.drawImage(renderer.domElement, 0, 0);
-    }
+    if (this.copy) this.renderLayers();
+    else renderer.render(scene, camera);
     this.adaptResolution();
+  }
+
+  // Software path: the mesh and its axes are drawn only when the camera or the
+  // buffer changed, and kept as a picture; every frame clears the colour (not
+  // the depth the mesh left) and draws the race, whose materials write no depth.
+  renderLayers() {
+    const { renderer, scene, camera, surface, race } = this.gl;
+    const gl = renderer.domElement;
+    const key = [...camera.matrixWorld.elements, ...camera.projectionMatrix.elements, gl.width, gl.height].join(",");
+    if (key !== this.stillKey) {
+      this.stillKey = key;
+      renderer.clear();
+      race.visible = false;
+      renderer.render(scene, camera);
+      race.visible = true;
+      const still = this.still.canvas;
+      if (still.width !== gl.width || still.height !== gl.height) {
+        still.width = gl.width;
+        still.height = gl.height;
+      } else {
+        this.still.clearRect(0, 0, still.width, still.height);
+      }
+      this.still.drawImage(gl, 0, 0);
+    }
+    renderer.clear(true, false, false);
+    surface.visible = false;
+    renderer.render(scene, camera);
+    surface.visible = true;
+    const c = this.copy.canvas;
+    this.copy.clearRect(0, 0, c.width, c.height);
+    this.copy.drawImage(this.still.canvas, 0, 0);
+    this.copy.drawImage(gl, 0, 0);
   }
 
   // The drawing buffer for the view's size at the current resolution.
@@ -489,7 +582,8 @@ export class View3D {
 
   // Pixels cost a software renderer most of its time: while frames come
   // slower than SLOW_3D_FPS (turning or playing), draw fewer of them, down to
-  // MIN_3D_RESOLUTION of the screen's; the page's layout does not change.
+  // MIN_3D_RESOLUTION of the screen's, and more again while they come faster
+  // than FAST_3D_FPS (the camera still); the page's layout does not change.
   adaptResolution() {
     const now = performance.now();
     const t = this.frames;
@@ -501,6 +595,14 @@ export class View3D {
     if (fps < SLOW_3D_FPS && this.resolution > MIN_3D_RESOLUTION) {
       this.resolution = Math.max(MIN_3D_RESOLUTION, this.resolution * 0.75);
       this.resize();
+      this.fastWindows = 0;
+    } else if (fps > FAST_3D_FPS && this.resolution < 1 && ++this.fastWindows >= FAST_WINDOWS) {
+      // several fast windows in a row: a new size redraws the still mesh once, so no see-saw
+      this.fastWindows = 0;
+      this.resolution = Math.min(1, this.resolution / 0.75);
+      this.resize();
+    } else if (fps <= FAST_3D_FPS) {
+      this.fastWindows = 0;
     }
     this.el.canvas.dataset.fps = fps.toFixed(1);
     this.el.canvas.dataset.resolution = this.resolution.toFixed(3);
@@ -556,6 +658,31 @@ export class View3D {
       angles: [this.orbit.azimuth, this.orbit.elevation, this.orbit.distance],
     };
   }
+}
+
+// Per-vertex colours (linear RGB) of a Lambert material of `color` (white: the texture's own)
+// lit by AMBIENT and DIRECT from LIGHT_FROM, plus `emissive` times the colour: what three.js's
+// MeshLambertMaterial computes per pixel (diffuse / pi times the light, physically based lights).
+function shade(normals, color = null, emissive = 0) {
+  const l = Math.hypot(...LIGHT_FROM);
+  const [lx, ly, lz] = LIGHT_FROM.map((v) => v / l);
+  const [r, g, b] = color ? [color.r, color.g, color.b] : [1, 1, 1];
+  const out = new Float32Array(normals.length);
+  for (let i = 0; i < normals.length; i += 3) {
+    const dot = Math.max(0, normals[i] * lx + normals[i + 1] * ly + normals[i + 2] * lz);
+    const f = (AMBIENT + DIRECT * dot) / Math.PI + emissive;
+    out[i] = r * f;
+    out[i + 1] = g * f;
+    out[i + 2] = b * f;
+  }
+  return out;
+}
+
+// The vertical field of view (degrees) for a box of aspect w / h: FOV, widened below FIT_ASPECT.
+function fovFor(aspect) {
+  if (!(aspect > 0) || aspect >= FIT_ASPECT) return FOV;
+  const half = Math.tan((FOV * Math.PI) / 360) * (FIT_ASPECT / aspect);
+  return (Math.atan(half) * 360) / Math.PI;
 }
 
 function inWindow(x, y, [x0, x1, y0, y1]) {
