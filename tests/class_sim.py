@@ -305,7 +305,7 @@ class Line:
     value: float
     unit: str = "s"
     target: float | None = None  # value must be < target (or == 0 for counts with target 0)
-    kind: str = "lt"  # "lt": value < target, "eq0": value == 0 (a count of errors), "info"
+    kind: str = "lt"  # "lt": value < target, "ge": value >= target, "all": a count >= target, "eq0": == 0, "info"
     note: str = ""
 
     @property
@@ -316,6 +316,10 @@ class Line:
             return "PASS" if self.value == 0 else "FAIL"
         if self.kind == "all":
             return "PASS" if self.value >= self.target else "FAIL"
+        if self.kind == "ge":  # a rate: at least the target, MISS down to target / TOLERANCE
+            if math.isnan(self.value):
+                return "FAIL"
+            return "PASS" if self.value >= self.target else "MISS" if self.value * TOLERANCE >= self.target else "FAIL"
         if math.isnan(self.value):
             return "FAIL"
         if self.value < self.target:
@@ -330,6 +334,8 @@ class Line:
             tgt = "target = 0"
         elif self.kind == "all":
             tgt = f"target = {self.target:g}"
+        elif self.kind == "ge":
+            tgt = f"target >= {self.target:g} {self.unit}".rstrip()
         elif self.target is not None and self.kind != "info":
             tgt = f"target < {self.target:g} {self.unit}".rstrip()
         else:
@@ -799,7 +805,7 @@ def report(out: dict[str, Any], *, target_label: str) -> tuple[list[Line], list[
         rates = [t.redraws_per_s for t in done if t.redraws_per_s is not None]
         gaps = [t.redraw_gap_max for t in done if t.redraw_gap_max is not None]
         lines.append(Line(f"{name}.live_redraws_per_s_min", round(min(rates), 2) if rates else math.nan, "/s",
-                          tg.get("redraws_per_s"), "all" if tg.get("redraws_per_s") else "info",
+                          tg.get("redraws_per_s"), "ge" if tg.get("redraws_per_s") else "info",
                           f"slowest trainer's live chart redraws while training; longest gap "
                           f"{max(gaps) if gaps else math.nan:.2f} s"))  # fmt: skip
     if out["browsers"] or out["browser_skip"]:
