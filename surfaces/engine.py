@@ -162,29 +162,57 @@ def compiled_surface(surface) -> CompiledSurface | None:
         return _surface_functions(tuple(surface.params), tuple(surface.subgradient_expr), surface.expr)
 
 
-#: starts run together, step by step: a step's shared quantities (Adam's bias corrections) are then computed
-#: once per step for the block instead of once per start, and the block's state stays in the cache
-BLOCK = 512
+#: starts run together, step by step, in a work array of one row per quantity and one column per start: the
+#: step loop over a block's columns then has no branch and a fixed length, so LLVM runs it on vector registers
+#: (4 starts at once); a step's shared quantities (Adam's bias corrections) are computed once per step for the block
+BLOCK = 256
+
+# rows of a block's work array: the point, the start's learning rate, the step it diverged at (-1 while sane),
+# the loss at the point, this step's gradient noise, then the optimizer's state for x and for y
+_X, _Y, _LR, _DIV, _F, _NX, _NY, _STATE = range(8)
 
 
-def _state_io(n_state: int):
-    """Return compiled (load, store) between a row of a state array and the rule's state tuple of ``n_state`` floats."""
-    # imported here: numba is optional (the module imports without it) and this is its internal helper module
-    from numba.np.unsafe.ndarray import to_fixed_tuple
-
+def _state_io(n_state: int, base: int):
+    """Return compiled (load, store) between rows [base, base + n_state) of column j of a work array and a state tuple."""
+    # every row index is a constant written out, so LLVM sees that a step reads and writes each row at the same
+    # place and needs no overlap check; a loop over the rows would hide that and keep the step loop scalar
     if n_state == 0:
-        def load(row):
+        def load(w, j):
             return ()
 
-        def store(row, state):
+        def store(w, j, s):
             pass
-    else:
-        def load(row):
-            return to_fixed_tuple(row, n_state)
+    elif n_state == 1:
+        def load(w, j):
+            return (w[base, j],)
 
-        def store(row, state):
+        def store(w, j, s):
+            w[base, j] = s[0]
+    elif n_state == 2:
+        def load(w, j):
+            return (w[base, j], w[base + 1, j])
+
+        def store(w, j, s):
+            w[base, j] = s[0]
+            w[base + 1, j] = s[1]
+    elif n_state == 3:
+        def load(w, j):
+            return (w[base, j], w[base + 1, j], w[base + 2, j])
+
+        def store(w, j, s):
+            w[base, j] = s[0]
+            w[base + 1, j] = s[1]
+            w[base + 2, j] = s[2]
+    else:  # correct for any size, but the step loop stays scalar
+        # imported here: numba is optional (the module imports without it) and this is its internal helper module
+        from numba.np.unsafe.ndarray import to_fixed_tuple
+
+        def load(w, j):
+            return to_fixed_tuple(w[base:base + n_state, j].copy(), n_state)
+
+        def store(w, j, s):
             for k in range(n_state):
-                row[k] = state[k]
+                w[base + k, j] = s[k]
     return numba.njit(load), numba.njit(store)
 
 
@@ -197,8 +225,17 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
     its last argument (first-class functions: one kernel per optimizer class
     for every surface, so a newly typed formula compiles only its own two
     small functions).
+
+    A step runs every column of a block's work array (see ``BLOCK``) without
+    a branch per start: a start that diverged keeps being stepped on its
+    meaningless numbers, but the step it diverged at is kept, nothing it
+    computes reaches another start, and its path and loss are overwritten
+    with NaN from that step on at the end of the block. Columns past the
+    last start of a short block run from (0, 0) and are never read.
     """
-    load, store = _state_io(n_state)
+    load_x, store_x = _state_io(n_state, _STATE)
+    load_y, store_y = _state_io(n_state, _STATE + n_state)
+    rows = _STATE + 2 * n_state
     if grad is None:
         def grad_of(fns, x, y):
             return fns[0][0](x, y)
@@ -212,7 +249,6 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
         def loss_of(fns, x, y):
             return loss(x, y)[0]
     grad_of, loss_of = numba.njit(grad_of), numba.njit(loss_of)
-    width = max(n_state, 1)
 
     def nearest(x, y, targets, tol2):
         for k in range(targets.shape[0]):
@@ -222,86 +258,102 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
 
     nearest = numba.njit(nearest)
 
+    def step(hp, tf, factor, w, lim, any_loss, fns):
+        # one step of every column; the divergence test is the trace's (a coordinate over lim or not a number, or
+        # unless any_loss a loss that is not finite: f - f is 0 only for a finite f)
+        for j in range(BLOCK):
+            x = w[_X, j]
+            y = w[_Y, j]
+            lr = w[_LR, j] * factor
+            gx, gy = grad_of(fns, x, y)
+            gx = gx + w[_NX, j]
+            gy = gy + w[_NY, j]
+            dx, sx = update(hp, gx, load_x(w, j), x, lr, tf)
+            dy, sy = update(hp, gy, load_y(w, j), y, lr, tf)
+            store_x(w, j, sx)
+            store_y(w, j, sy)
+            x = x - dx
+            y = y - dy
+            f = loss_of(fns, x, y)
+            ok = (abs(x) <= lim) & (abs(y) <= lim) & ((f - f == 0.0) | any_loss)
+            w[_X, j] = x
+            w[_Y, j] = y
+            w[_F, j] = f
+            d = w[_DIV, j]
+            w[_DIV, j] = tf if (d < 0.0) & (not ok) else d
+
+    step = numba.njit(step, error_model="numpy")
+
     def kernel(lo, hi, hp, p0, lrs, factors, noise, nidx, path, losses, record, check_loss, targets, tol2, lim,
                end, diverged, which, reached, fns):
         steps = factors.shape[0]
+        track = targets.shape[0] > 0
         has_noise = noise.shape[0] > 0
+        w = np.zeros((rows, BLOCK))
+        at = np.full(BLOCK, -1)
+        since = np.full(BLOCK, -1)
         for b0 in range(lo, hi, BLOCK):
-            b1 = min(b0 + BLOCK, hi)
-            xs = p0[b0:b1, 0].copy()
-            ys = p0[b0:b1, 1].copy()
-            sxs = np.zeros((b1 - b0, width))
-            sys_ = np.zeros((b1 - b0, width))
-            div = np.full(b1 - b0, -1)
-            at = np.full(b1 - b0, -1)
-            since = np.full(b1 - b0, -1)
-            for j in range(b1 - b0):
-                f0 = loss_of(fns, xs[j], ys[j]) if check_loss else 0.0
-                if record:
-                    path[0, b0 + j, 0] = xs[j]
-                    path[0, b0 + j, 1] = ys[j]
-                    losses[0, b0 + j] = f0
-                if not math.isfinite(f0):
-                    div[j] = 0
-                else:
-                    at[j] = nearest(xs[j], ys[j], targets, tol2)
-                    if at[j] >= 0:
-                        since[j] = 0
-            for t in range(1, steps + 1):
-                tf = float(t)
-                factor = factors[t - 1]
-                for j in range(b1 - b0):
-                    if div[j] >= 0:
-                        continue
-                    i = b0 + j
-                    x = xs[j]
-                    y = ys[j]
-                    lr = lrs[i] * factor
-                    gx, gy = grad_of(fns, x, y)
-                    if has_noise:
-                        gx = gx + noise[t - 1, nidx[i], 0]
-                        gy = gy + noise[t - 1, nidx[i], 1]
-                    dx, sx = update(hp, gx, load(sxs[j]), x, lr, tf)
-                    dy, sy = update(hp, gy, load(sys_[j]), y, lr, tf)
-                    store(sxs[j], sx)
-                    store(sys_[j], sy)
-                    x = x - dx
-                    y = y - dy
-                    if not (abs(x) <= lim and abs(y) <= lim):  # NaN fails both comparisons
-                        div[j] = t
-                        continue
-                    if check_loss:
-                        f = loss_of(fns, x, y)
-                        if not math.isfinite(f):
-                            div[j] = t
-                            continue
-                        if record:
-                            losses[t, i] = f
-                    xs[j] = x
-                    ys[j] = y
-                    if record:
-                        path[t, i, 0] = x
-                        path[t, i, 1] = y
-                    now = nearest(x, y, targets, tol2)
-                    if now != at[j]:
-                        at[j] = now
-                        since[j] = t if now >= 0 else -1
-            for j in range(b1 - b0):
+            nb = min(BLOCK, hi - b0)
+            w[:] = 0.0
+            for j in range(nb):
                 i = b0 + j
-                diverged[i] = div[j]
-                if record and div[j] >= 0:
-                    for t in range(div[j], steps + 1):
-                        path[t, i, 0] = np.nan
-                        path[t, i, 1] = np.nan
-                        losses[t, i] = np.nan
-                if div[j] >= 0:
+                x = p0[i, 0]
+                y = p0[i, 1]
+                w[_X, j] = x
+                w[_Y, j] = y
+                w[_LR, j] = lrs[i]
+                f0 = loss_of(fns, x, y) if check_loss else 0.0
+                if record:
+                    path[0, i, 0] = x
+                    path[0, i, 1] = y
+                    losses[0, i] = f0
+                at[j] = -1
+                since[j] = -1
+                if not math.isfinite(f0):
+                    w[_DIV, j] = 0.0
+                else:
+                    w[_DIV, j] = -1.0
+                    if track:
+                        at[j] = nearest(x, y, targets, tol2)
+                        if at[j] >= 0:
+                            since[j] = 0
+            for t in range(1, steps + 1):
+                if has_noise:
+                    for j in range(nb):
+                        w[_NX, j] = noise[t - 1, nidx[b0 + j], 0]
+                        w[_NY, j] = noise[t - 1, nidx[b0 + j], 1]
+                step(hp, float(t), factors[t - 1], w, lim, not check_loss, fns)
+                if record:
+                    row = path[t]
+                    lrow = losses[t]
+                    for j in range(nb):
+                        row[b0 + j, 0] = w[_X, j]
+                        row[b0 + j, 1] = w[_Y, j]
+                        lrow[b0 + j] = w[_F, j]
+                if track:
+                    for j in range(nb):
+                        if w[_DIV, j] < 0.0:
+                            now = nearest(w[_X, j], w[_Y, j], targets, tol2)
+                            if now != at[j]:
+                                at[j] = now
+                                since[j] = t if now >= 0 else -1
+            for j in range(nb):
+                i = b0 + j
+                d = int(w[_DIV, j])
+                diverged[i] = d
+                if d >= 0:
+                    if record:
+                        for t in range(d, steps + 1):
+                            path[t, i, 0] = np.nan
+                            path[t, i, 1] = np.nan
+                            losses[t, i] = np.nan
                     end[i, 0] = np.nan
                     end[i, 1] = np.nan
                     which[i] = -1
                     reached[i] = -1
                 else:
-                    end[i, 0] = xs[j]
-                    end[i, 1] = ys[j]
+                    end[i, 0] = w[_X, j]
+                    end[i, 1] = w[_Y, j]
                     which[i] = at[j]
                     reached[i] = since[j]
 
