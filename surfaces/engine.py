@@ -230,8 +230,7 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
     a branch per start: a start that diverged keeps being stepped on its
     meaningless numbers, but the step it diverged at is kept, nothing it
     computes reaches another start, and its path and loss are overwritten
-    with NaN from that step on at the end of the block. Columns past the
-    last start of a short block run from (0, 0) and are never read.
+    with NaN from that step on at the end of the block.
     """
     load_x, store_x = _state_io(n_state, _STATE)
     load_y, store_y = _state_io(n_state, _STATE + n_state)
@@ -258,10 +257,10 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
 
     nearest = numba.njit(nearest)
 
-    def step(hp, tf, factor, w, lim, any_loss, fns):
-        # one step of every column; the divergence test is the trace's (a coordinate over lim or not a number, or
+    def step(hp, tf, factor, w, nb, lim, any_loss, fns):
+        # one step of the block's first nb columns; the divergence test is the trace's (a coordinate over lim or not a number, or
         # unless any_loss a loss that is not finite: f - f is 0 only for a finite f)
-        for j in range(BLOCK):
+        for j in range(nb):
             x = w[_X, j]
             y = w[_Y, j]
             lr = w[_LR, j] * factor
@@ -322,7 +321,7 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
                     for j in range(nb):
                         w[_NX, j] = noise[t - 1, nidx[b0 + j], 0]
                         w[_NY, j] = noise[t - 1, nidx[b0 + j], 1]
-                step(hp, float(t), factors[t - 1], w, lim, not check_loss, fns)
+                step(hp, float(t), factors[t - 1], w, nb, lim, not check_loss, fns)
                 if record:
                     row = path[t]
                     lrow = losses[t]
@@ -448,17 +447,19 @@ class Engine:
 #: the kernels release the GIL, so threads run slices of the starts on every core at once
 WORKERS = max(1, os.cpu_count() or 1)
 _POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="descent-engine")
-#: below this many starts one thread does all: a second would cost more than it saves
-MIN_SPLIT = 64
+#: slices per thread: whichever thread is free takes the next, so a core shared with other work slows the call
+#: by its share, not by a whole half
+SLICES_PER_WORKER = 4
 
 
 def _split(kernel, n: int, args: tuple) -> None:
-    """Run ``kernel`` over starts [0, n) in WORKERS slices, one per thread, and wait for all."""
-    if WORKERS == 1 or n < MIN_SPLIT:
+    """Run ``kernel`` over starts [0, n) in slices of whole blocks (``BLOCK``) on the thread pool, and wait for all."""
+    blocks = -(-n // BLOCK)
+    if WORKERS == 1 or blocks < 2:
         kernel(0, n, *args)
         return
-    bounds = np.linspace(0, n, WORKERS + 1).astype(int)
-    futures = [_POOL.submit(kernel, int(a), int(b), *args) for a, b in zip(bounds[:-1], bounds[1:])]
+    per = -(-blocks // (WORKERS * SLICES_PER_WORKER)) * BLOCK  # a slice never ends inside a block
+    futures = [_POOL.submit(kernel, a, min(a + per, n), *args) for a in range(0, n, per)]
     for f in futures:
         f.result()
 

@@ -67,6 +67,21 @@ def test_compiled_equals_numpy_through_divergence(name):
     _assert_same(a, b)
 
 
+@pytest.mark.parametrize("name,lr", [("momentum", 0.5), ("adam", 0.05)])
+def test_many_blocks_and_slices_equal_numpy(name, lr):
+    # more starts than one block (engine.BLOCK) and not a multiple of it, so the pool runs several slices,
+    # the last block is short, and starts diverge in different blocks; noise is read per start across blocks
+    n = 2 * engine.BLOCK + engine.BLOCK // 3 + 1
+    p0 = _starts(n, seed=4) * [1.2, 1.0]
+    s = surfaces.get("rosenbrock")
+    a = trace(s, optim.make(name, lr=lr), p0, 200, noise=0.3, seed=7, compiled=True)
+    b = trace(s, optim.make(name, lr=lr), p0, 200, noise=0.3, seed=7, compiled=False)
+    if name == "momentum":
+        blocks = {i // engine.BLOCK for i, d in enumerate(b.diverged_at) if d is not None}
+        assert len(blocks) > 1, "starts must diverge in more than one block for this test to mean anything"
+    _assert_same(a, b)
+
+
 def test_compiled_equals_numpy_with_noise_and_a_schedule():
     s = surfaces.get("himmelblau")
     p0 = _starts(25, seed=2)
