@@ -15,8 +15,10 @@ A catalogue surface's gradient and loss are compiled into each optimizer's
 kernel (fastest); a typed formula's are handed to the optimizer's one shared
 kernel as function values, so a new formula compiles only its own two small
 functions (see ``FUSED``). A kernel runs blocks of starts step by step
-(``BLOCK``; a slice of the starts per thread, the kernel releasing the GIL, so
-every core works):
+(``BLOCK``: a step is one loop over the block's starts with no branch per
+start, which LLVM turns into vector instructions for a fused kernel); the
+starts are cut into slices of whole blocks that the engine's threads take in
+turn, the kernel releasing the GIL, so every core works:
 
 - with ``path`` given it records every point (what ``surfaces.trace`` shows);
 - without, it keeps only what a sweep or an outcome map reports: the end
