@@ -174,34 +174,35 @@ BLOCK = 256
 _X, _Y, _LR, _DIV, _F, _NX, _NY, _STATE = range(8)
 
 
-def _state_io(n_state: int, base: int):
+def _state_io(n_state: int):
     """Return compiled (load, store) between rows [base, base + n_state) of column j of a work array and a state tuple."""
-    # every row index is a constant written out, so LLVM sees that a step reads and writes each row at the same
-    # place and needs no overlap check; a loop over the rows would hide that and keep the step loop scalar
+    # every row index is written out (base is a constant where they are inlined), so LLVM sees that a step reads
+    # and writes each row at the same place and needs no overlap check; a loop over the rows would hide that and
+    # keep the step loop scalar
     if n_state == 0:
-        def load(w, j):
+        def load(w, base, j):
             return ()
 
-        def store(w, j, s):
+        def store(w, base, j, s):
             pass
     elif n_state == 1:
-        def load(w, j):
+        def load(w, base, j):
             return (w[base, j],)
 
-        def store(w, j, s):
+        def store(w, base, j, s):
             w[base, j] = s[0]
     elif n_state == 2:
-        def load(w, j):
+        def load(w, base, j):
             return (w[base, j], w[base + 1, j])
 
-        def store(w, j, s):
+        def store(w, base, j, s):
             w[base, j] = s[0]
             w[base + 1, j] = s[1]
     elif n_state == 3:
-        def load(w, j):
+        def load(w, base, j):
             return (w[base, j], w[base + 1, j], w[base + 2, j])
 
-        def store(w, j, s):
+        def store(w, base, j, s):
             w[base, j] = s[0]
             w[base + 1, j] = s[1]
             w[base + 2, j] = s[2]
@@ -209,10 +210,10 @@ def _state_io(n_state: int, base: int):
         # imported here: numba is optional (the module imports without it) and this is its internal helper module
         from numba.np.unsafe.ndarray import to_fixed_tuple
 
-        def load(w, j):
+        def load(w, base, j):
             return to_fixed_tuple(w[base:base + n_state, j].copy(), n_state)
 
-        def store(w, j, s):
+        def store(w, base, j, s):
             for k in range(n_state):
                 w[base + k, j] = s[k]
     return numba.njit(load), numba.njit(store)
@@ -234,8 +235,8 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
     computes reaches another start, and its path and loss are overwritten
     with NaN from that step on at the end of the block.
     """
-    load_x, store_x = _state_io(n_state, _STATE)
-    load_y, store_y = _state_io(n_state, _STATE + n_state)
+    load, store = _state_io(n_state)
+    sx0, sy0 = _STATE, _STATE + n_state  # first rows of x's and y's state
     rows = _STATE + 2 * n_state
     if grad is None:
         def grad_of(fns, x, y):
@@ -269,10 +270,10 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
             gx, gy = grad_of(fns, x, y)
             gx = gx + w[_NX, j]
             gy = gy + w[_NY, j]
-            dx, sx = update(hp, gx, load_x(w, j), x, lr, tf)
-            dy, sy = update(hp, gy, load_y(w, j), y, lr, tf)
-            store_x(w, j, sx)
-            store_y(w, j, sy)
+            dx, sx = update(hp, gx, load(w, sx0, j), x, lr, tf)
+            dy, sy = update(hp, gy, load(w, sy0, j), y, lr, tf)
+            store(w, sx0, j, sx)
+            store(w, sy0, j, sy)
             x = x - dx
             y = y - dy
             f = loss_of(fns, x, y)
