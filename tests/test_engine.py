@@ -134,7 +134,7 @@ def test_mini_batches_fall_back_to_numpy():
 def test_outcome_without_paths_matches_the_recorded_path():
     s = surfaces.get("himmelblau")
     opt = optim.make("adam", lr=0.1)
-    p0 = _starts(50, seed=3) * 2
+    p0 = _starts(engine.BLOCK + 50, seed=3) * 2  # two blocks, the second short
     eng = engine.engine_for(s, opt)
     out = eng.run(opt, p0, np.ones(STEPS), check_loss=True, targets=s.minima, tol=0.1)
     tr = trace(s, opt, p0, STEPS, compiled=False)
