@@ -229,8 +229,8 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
     for every surface, so a newly typed formula compiles only its own two
     small functions).
 
-    A step runs every column of a block's work array (see ``BLOCK``) without
-    a branch per start: a start that diverged keeps being stepped on its
+    A step runs over the starts of a block's work array (see ``BLOCK``)
+    without a branch per start: a start that diverged keeps being stepped on its
     meaningless numbers, but the step it diverged at is kept, nothing it
     computes reaches another start, and its path and loss are overwritten
     with NaN from that step on at the end of the block.
@@ -260,37 +260,12 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
 
     nearest = numba.njit(nearest)
 
-    def step(hp, tf, factor, w, nb, lim, any_loss, fns):
-        # one step of the block's first nb columns; the divergence test is the trace's (a coordinate over lim or not a number, or
-        # unless any_loss a loss that is not finite: f - f is 0 only for a finite f)
-        for j in range(nb):
-            x = w[_X, j]
-            y = w[_Y, j]
-            lr = w[_LR, j] * factor
-            gx, gy = grad_of(fns, x, y)
-            gx = gx + w[_NX, j]
-            gy = gy + w[_NY, j]
-            dx, sx = update(hp, gx, load(w, sx0, j), x, lr, tf)
-            dy, sy = update(hp, gy, load(w, sy0, j), y, lr, tf)
-            store(w, sx0, j, sx)
-            store(w, sy0, j, sy)
-            x = x - dx
-            y = y - dy
-            f = loss_of(fns, x, y)
-            ok = (abs(x) <= lim) & (abs(y) <= lim) & ((f - f == 0.0) | any_loss)
-            w[_X, j] = x
-            w[_Y, j] = y
-            w[_F, j] = f
-            d = w[_DIV, j]
-            w[_DIV, j] = tf if (d < 0.0) & (not ok) else d
-
-    step = numba.njit(step, error_model="numpy")
-
     def kernel(lo, hi, hp, p0, lrs, factors, noise, nidx, path, losses, record, check_loss, targets, tol2, lim,
                end, diverged, which, reached, fns):
         steps = factors.shape[0]
         track = targets.shape[0] > 0
         has_noise = noise.shape[0] > 0
+        any_loss = not check_loss
         w = np.zeros((rows, BLOCK))
         at = np.full(BLOCK, -1)
         since = np.full(BLOCK, -1)
@@ -324,7 +299,31 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
                     for j in range(nb):
                         w[_NX, j] = noise[t - 1, nidx[b0 + j], 0]
                         w[_NY, j] = noise[t - 1, nidx[b0 + j], 1]
-                step(hp, float(t), factors[t - 1], w, nb, lim, not check_loss, fns)
+                # one step of the block's first nb starts, with no branch per start (see the docstring); the divergence
+                # test is the trace's: a coordinate over lim or not a number, or unless any_loss a loss that
+                # is not finite (f - f is 0 only for a finite f)
+                tf = float(t)
+                factor = factors[t - 1]
+                for j in range(nb):
+                    x = w[_X, j]
+                    y = w[_Y, j]
+                    lr = w[_LR, j] * factor
+                    gx, gy = grad_of(fns, x, y)
+                    gx = gx + w[_NX, j]
+                    gy = gy + w[_NY, j]
+                    dx, sx = update(hp, gx, load(w, sx0, j), x, lr, tf)
+                    dy, sy = update(hp, gy, load(w, sy0, j), y, lr, tf)
+                    store(w, sx0, j, sx)
+                    store(w, sy0, j, sy)
+                    x = x - dx
+                    y = y - dy
+                    f = loss_of(fns, x, y)
+                    ok = (abs(x) <= lim) & (abs(y) <= lim) & ((f - f == 0.0) | any_loss)
+                    w[_X, j] = x
+                    w[_Y, j] = y
+                    w[_F, j] = f
+                    d = w[_DIV, j]
+                    w[_DIV, j] = tf if (d < 0.0) & (not ok) else d
                 if record:
                     row = path[t]
                     lrow = losses[t]
