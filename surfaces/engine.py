@@ -164,9 +164,10 @@ def compiled_surface(surface) -> CompiledSurface | None:
         return _surface_functions(tuple(surface.params), tuple(surface.subgradient_expr), surface.expr)
 
 
-#: starts run together, step by step, in a work array of one row per quantity and one column per start: the
-#: step loop over a block's columns then has no branch and a fixed length, so LLVM runs it on vector registers
-#: (4 starts at once); a step's shared quantities (Adam's bias corrections) are computed once per step for the block
+#: starts run together, step by step, in a work array of one row per quantity and one column per start (a block
+#: of 256 fits the first-level cache): the step loop over a block's columns then has no branch per start, so LLVM
+#: runs it on vector registers (4 starts at once with AVX2), and a step's shared quantities (Adam's bias
+#: corrections) are computed once per step for the block
 BLOCK = 256
 
 # rows of a block's work array: the point, the start's learning rate, the step it diverged at (-1 while sane),
