@@ -405,8 +405,9 @@ class Engine:
         The rate of start i at step t is ``lrs[i] * factors[t-1]`` (``lrs``
         defaults to the optimizer's ``lr``, ``factors`` is its schedule). ``noise``
         (steps, S, 2) is added to the gradient, row ``noise_index[i]`` for start
-        i. ``path`` (steps+1, N, 2), if given, receives every point after the
-        start (its row 0 and anything after a divergence are left as they are).
+        i. ``path`` (steps+1, N, 2) and ``losses`` (steps+1, N), if given, are
+        written whole: every point and its loss, the start first, NaN from the
+        step a start diverged at.
         """
         p0 = np.ascontiguousarray(p0, dtype=float).reshape(-1, 2)
         n = len(p0)
@@ -432,6 +433,8 @@ class Engine:
                 np.ascontiguousarray(noise_index, dtype=np.int64), path, losses, record, bool(check_loss),
                 np.ascontiguousarray(targets), float(tol) ** 2, float(limit), end, diverged, which, reached, self.fns)
         self._compile(args)
+        if record:
+            _prefault((path, losses))
         _split(self.kernel, n, args)
         return Outcome(end, diverged, which, reached)
 
@@ -453,6 +456,33 @@ _POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="descent-engi
 #: slices per thread: whichever thread is free takes the next, so a core shared with other work slows the call
 #: by its share, not by a whole half
 SLICES_PER_WORKER = 4
+
+
+#: recorded arrays from this size on are faulted in before a kernel writes them (see ``_prefault``)
+PREFAULT_BYTES = 1 << 22
+_PAGE = 4096 // 8  # float64 values in a 4 KB memory page
+
+
+def _prefault(arrays) -> None:
+    """Write one 0.0 per memory page of each large contiguous array, in contiguous parts on the pool's threads."""
+    # A fresh array's pages are mapped (and zeroed by the OS) when first written. The kernel's threads write every
+    # step's row, so they fault the same (huge) pages at the same moments, which measured about twice the CPU
+    # seconds of faulting each page once: here each thread faults its own part, in parallel. The kernel then
+    # overwrites every value.
+    futures = []
+    for a in arrays:
+        if WORKERS == 1 or a.nbytes < PREFAULT_BYTES or not a.flags.c_contiguous:
+            continue
+        flat = a.reshape(-1)  # a view: the array is contiguous
+        bounds = np.linspace(0, flat.size, WORKERS + 1).astype(int)
+        futures += [_POOL.submit(_touch, flat, int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    for f in futures:
+        f.result()
+
+
+def _touch(flat: np.ndarray, lo: int, hi: int) -> None:
+    """Write 0.0 at every page's first value of ``flat[lo:hi]`` (NumPy releases the GIL for the loop)."""
+    flat[lo:hi:_PAGE] = 0.0
 
 
 def _split(kernel, n: int, args: tuple) -> None:
