@@ -82,6 +82,20 @@ def test_many_blocks_and_slices_equal_numpy(name, lr):
     _assert_same(a, b)
 
 
+def test_a_path_large_enough_to_be_faulted_in_first_equals_numpy():
+    # from engine.PREFAULT_BYTES on, the recorded arrays' pages get a 0.0 written first; the kernel must overwrite
+    # every one of them (points, losses, and the NaNs after a divergence)
+    n = 1500
+    steps = engine.PREFAULT_BYTES // (16 * n) + 10
+    p0 = _starts(n, seed=6)
+    s = surfaces.get("rosenbrock")
+    a = trace(s, optim.make("momentum", lr=0.02), p0, steps, compiled=True)
+    assert a.path.nbytes >= engine.PREFAULT_BYTES
+    b = trace(s, optim.make("momentum", lr=0.02), p0, steps, compiled=False)
+    assert any(d is not None for d in b.diverged_at) and any(d is None for d in b.diverged_at)
+    _assert_same(a, b)
+
+
 def test_compiled_equals_numpy_with_noise_and_a_schedule():
     s = surfaces.get("himmelblau")
     p0 = _starts(25, seed=2)
