@@ -15,8 +15,10 @@ A catalogue surface's gradient and loss are compiled into each optimizer's
 kernel (fastest); a typed formula's are handed to the optimizer's one shared
 kernel as function values, so a new formula compiles only its own two small
 functions (see ``FUSED``). A kernel runs blocks of starts step by step
-(``BLOCK``; a slice of the starts per thread, the kernel releasing the GIL, so
-every core works):
+(``BLOCK``: a step is one loop over the block's starts with no branch per
+start, which LLVM turns into vector instructions for a fused kernel); the
+starts are cut into slices of whole blocks that the engine's threads take in
+turn, the kernel releasing the GIL, so every core works:
 
 - with ``path`` given it records every point (what ``surfaces.trace`` shows);
 - without, it keeps only what a sweep or an outcome map reports: the end
@@ -162,29 +164,59 @@ def compiled_surface(surface) -> CompiledSurface | None:
         return _surface_functions(tuple(surface.params), tuple(surface.subgradient_expr), surface.expr)
 
 
-#: starts run together, step by step: a step's shared quantities (Adam's bias corrections) are then computed
-#: once per step for the block instead of once per start, and the block's state stays in the cache
-BLOCK = 512
+#: starts run together, step by step, in a work array of one row per quantity and one column per start (a block
+#: of 256 fits the first-level cache): the step loop over a block's columns then has no branch per start, so LLVM
+#: runs it on vector registers (4 starts at once with AVX2), and a step's shared quantities (Adam's bias
+#: corrections) are computed once per step for the block
+BLOCK = 256
+
+# rows of a block's work array: the point, the start's learning rate, the step it diverged at (-1 while sane),
+# the loss at the point, this step's gradient noise, then the optimizer's state for x and for y
+_X, _Y, _LR, _DIV, _F, _NX, _NY, _STATE = range(8)
 
 
 def _state_io(n_state: int):
-    """Return compiled (load, store) between a row of a state array and the rule's state tuple of ``n_state`` floats."""
-    # imported here: numba is optional (the module imports without it) and this is its internal helper module
-    from numba.np.unsafe.ndarray import to_fixed_tuple
-
+    """Return compiled (load, store) between rows [base, base + n_state) of column j of a work array and a state tuple."""
+    # every row index is written out (base is a constant where they are inlined), so LLVM sees that a step reads
+    # and writes each row at the same place and needs no overlap check; a loop over the rows would hide that and
+    # keep the step loop scalar
     if n_state == 0:
-        def load(row):
+        def load(w, base, j):
             return ()
 
-        def store(row, state):
+        def store(w, base, j, s):
             pass
-    else:
-        def load(row):
-            return to_fixed_tuple(row, n_state)
+    elif n_state == 1:
+        def load(w, base, j):
+            return (w[base, j],)
 
-        def store(row, state):
+        def store(w, base, j, s):
+            w[base, j] = s[0]
+    elif n_state == 2:
+        def load(w, base, j):
+            return (w[base, j], w[base + 1, j])
+
+        def store(w, base, j, s):
+            w[base, j] = s[0]
+            w[base + 1, j] = s[1]
+    elif n_state == 3:
+        def load(w, base, j):
+            return (w[base, j], w[base + 1, j], w[base + 2, j])
+
+        def store(w, base, j, s):
+            w[base, j] = s[0]
+            w[base + 1, j] = s[1]
+            w[base + 2, j] = s[2]
+    else:  # correct for any size, but the step loop stays scalar
+        # imported here: numba is optional (the module imports without it) and this is its internal helper module
+        from numba.np.unsafe.ndarray import to_fixed_tuple
+
+        def load(w, base, j):
+            return to_fixed_tuple(w[base:base + n_state, j].copy(), n_state)
+
+        def store(w, base, j, s):
             for k in range(n_state):
-                row[k] = state[k]
+                w[base + k, j] = s[k]
     return numba.njit(load), numba.njit(store)
 
 
@@ -197,8 +229,16 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
     its last argument (first-class functions: one kernel per optimizer class
     for every surface, so a newly typed formula compiles only its own two
     small functions).
+
+    A step runs over the starts of a block's work array (see ``BLOCK``)
+    without a branch per start: a start that diverged keeps being stepped on its
+    meaningless numbers, but the step it diverged at is kept, nothing it
+    computes reaches another start, and its path and loss are overwritten
+    with NaN from that step on at the end of the block.
     """
     load, store = _state_io(n_state)
+    sx0, sy0 = _STATE, _STATE + n_state  # first rows of x's and y's state
+    rows = _STATE + 2 * n_state
     if grad is None:
         def grad_of(fns, x, y):
             return fns[0][0](x, y)
@@ -212,7 +252,6 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
         def loss_of(fns, x, y):
             return loss(x, y)[0]
     grad_of, loss_of = numba.njit(grad_of), numba.njit(loss_of)
-    width = max(n_state, 1)
 
     def nearest(x, y, targets, tol2):
         for k in range(targets.shape[0]):
@@ -225,83 +264,98 @@ def _make_kernel(update, n_state: int, grad=None, loss=None):
     def kernel(lo, hi, hp, p0, lrs, factors, noise, nidx, path, losses, record, check_loss, targets, tol2, lim,
                end, diverged, which, reached, fns):
         steps = factors.shape[0]
+        track = targets.shape[0] > 0
         has_noise = noise.shape[0] > 0
+        any_loss = not check_loss
+        w = np.zeros((rows, BLOCK))
+        at = np.full(BLOCK, -1)
+        since = np.full(BLOCK, -1)
         for b0 in range(lo, hi, BLOCK):
-            b1 = min(b0 + BLOCK, hi)
-            xs = p0[b0:b1, 0].copy()
-            ys = p0[b0:b1, 1].copy()
-            sxs = np.zeros((b1 - b0, width))
-            sys_ = np.zeros((b1 - b0, width))
-            div = np.full(b1 - b0, -1)
-            at = np.full(b1 - b0, -1)
-            since = np.full(b1 - b0, -1)
-            for j in range(b1 - b0):
-                f0 = loss_of(fns, xs[j], ys[j]) if check_loss else 0.0
+            nb = min(BLOCK, hi - b0)
+            w[:] = 0.0
+            for j in range(nb):
+                i = b0 + j
+                x = p0[i, 0]
+                y = p0[i, 1]
+                w[_X, j] = x
+                w[_Y, j] = y
+                w[_LR, j] = lrs[i]
+                f0 = loss_of(fns, x, y) if check_loss else 0.0
                 if record:
-                    path[0, b0 + j, 0] = xs[j]
-                    path[0, b0 + j, 1] = ys[j]
-                    losses[0, b0 + j] = f0
+                    path[0, i, 0] = x
+                    path[0, i, 1] = y
+                    losses[0, i] = f0
+                at[j] = -1
+                since[j] = -1
                 if not math.isfinite(f0):
-                    div[j] = 0
+                    w[_DIV, j] = 0.0
                 else:
-                    at[j] = nearest(xs[j], ys[j], targets, tol2)
-                    if at[j] >= 0:
-                        since[j] = 0
+                    w[_DIV, j] = -1.0
+                    if track:
+                        at[j] = nearest(x, y, targets, tol2)
+                        if at[j] >= 0:
+                            since[j] = 0
             for t in range(1, steps + 1):
+                if has_noise:
+                    for j in range(nb):
+                        w[_NX, j] = noise[t - 1, nidx[b0 + j], 0]
+                        w[_NY, j] = noise[t - 1, nidx[b0 + j], 1]
+                # one step of the block's first nb starts, with no branch per start (see the docstring); the divergence
+                # test is the trace's: a coordinate over lim or not a number, or unless any_loss a loss that
+                # is not finite (f - f is 0 only for a finite f)
                 tf = float(t)
                 factor = factors[t - 1]
-                for j in range(b1 - b0):
-                    if div[j] >= 0:
-                        continue
-                    i = b0 + j
-                    x = xs[j]
-                    y = ys[j]
-                    lr = lrs[i] * factor
+                for j in range(nb):
+                    x = w[_X, j]
+                    y = w[_Y, j]
+                    lr = w[_LR, j] * factor
                     gx, gy = grad_of(fns, x, y)
-                    if has_noise:
-                        gx = gx + noise[t - 1, nidx[i], 0]
-                        gy = gy + noise[t - 1, nidx[i], 1]
-                    dx, sx = update(hp, gx, load(sxs[j]), x, lr, tf)
-                    dy, sy = update(hp, gy, load(sys_[j]), y, lr, tf)
-                    store(sxs[j], sx)
-                    store(sys_[j], sy)
+                    gx = gx + w[_NX, j]
+                    gy = gy + w[_NY, j]
+                    dx, sx = update(hp, gx, load(w, sx0, j), x, lr, tf)
+                    dy, sy = update(hp, gy, load(w, sy0, j), y, lr, tf)
+                    store(w, sx0, j, sx)
+                    store(w, sy0, j, sy)
                     x = x - dx
                     y = y - dy
-                    if not (abs(x) <= lim and abs(y) <= lim):  # NaN fails both comparisons
-                        div[j] = t
-                        continue
-                    if check_loss:
-                        f = loss_of(fns, x, y)
-                        if not math.isfinite(f):
-                            div[j] = t
-                            continue
-                        if record:
-                            losses[t, i] = f
-                    xs[j] = x
-                    ys[j] = y
-                    if record:
-                        path[t, i, 0] = x
-                        path[t, i, 1] = y
-                    now = nearest(x, y, targets, tol2)
-                    if now != at[j]:
-                        at[j] = now
-                        since[j] = t if now >= 0 else -1
-            for j in range(b1 - b0):
+                    f = loss_of(fns, x, y)
+                    ok = (abs(x) <= lim) & (abs(y) <= lim) & ((f - f == 0.0) | any_loss)
+                    w[_X, j] = x
+                    w[_Y, j] = y
+                    w[_F, j] = f
+                    d = w[_DIV, j]
+                    w[_DIV, j] = tf if (d < 0.0) & (not ok) else d
+                if record:
+                    row = path[t]
+                    lrow = losses[t]
+                    for j in range(nb):
+                        row[b0 + j, 0] = w[_X, j]
+                        row[b0 + j, 1] = w[_Y, j]
+                        lrow[b0 + j] = w[_F, j]
+                if track:
+                    for j in range(nb):
+                        if w[_DIV, j] < 0.0:
+                            now = nearest(w[_X, j], w[_Y, j], targets, tol2)
+                            if now != at[j]:
+                                at[j] = now
+                                since[j] = t if now >= 0 else -1
+            for j in range(nb):
                 i = b0 + j
-                diverged[i] = div[j]
-                if record and div[j] >= 0:
-                    for t in range(div[j], steps + 1):
-                        path[t, i, 0] = np.nan
-                        path[t, i, 1] = np.nan
-                        losses[t, i] = np.nan
-                if div[j] >= 0:
+                d = int(w[_DIV, j])
+                diverged[i] = d
+                if d >= 0:
+                    if record:
+                        for t in range(d, steps + 1):
+                            path[t, i, 0] = np.nan
+                            path[t, i, 1] = np.nan
+                            losses[t, i] = np.nan
                     end[i, 0] = np.nan
                     end[i, 1] = np.nan
                     which[i] = -1
                     reached[i] = -1
                 else:
-                    end[i, 0] = xs[j]
-                    end[i, 1] = ys[j]
+                    end[i, 0] = w[_X, j]
+                    end[i, 1] = w[_Y, j]
                     which[i] = at[j]
                     reached[i] = since[j]
 
@@ -351,8 +405,9 @@ class Engine:
         The rate of start i at step t is ``lrs[i] * factors[t-1]`` (``lrs``
         defaults to the optimizer's ``lr``, ``factors`` is its schedule). ``noise``
         (steps, S, 2) is added to the gradient, row ``noise_index[i]`` for start
-        i. ``path`` (steps+1, N, 2), if given, receives every point after the
-        start (its row 0 and anything after a divergence are left as they are).
+        i. ``path`` (steps+1, N, 2) and ``losses`` (steps+1, N), if given, are
+        written whole: every point and its loss, the start first, NaN from the
+        step a start diverged at.
         """
         p0 = np.ascontiguousarray(p0, dtype=float).reshape(-1, 2)
         n = len(p0)
@@ -378,6 +433,8 @@ class Engine:
                 np.ascontiguousarray(noise_index, dtype=np.int64), path, losses, record, bool(check_loss),
                 np.ascontiguousarray(targets), float(tol) ** 2, float(limit), end, diverged, which, reached, self.fns)
         self._compile(args)
+        if record:
+            _prefault((path, losses))
         _split(self.kernel, n, args)
         return Outcome(end, diverged, which, reached)
 
@@ -396,17 +453,46 @@ class Engine:
 #: the kernels release the GIL, so threads run slices of the starts on every core at once
 WORKERS = max(1, os.cpu_count() or 1)
 _POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="descent-engine")
-#: below this many starts one thread does all: a second would cost more than it saves
-MIN_SPLIT = 64
+#: slices per thread: whichever thread is free takes the next, so a core shared with other work slows the call
+#: by its share, not by a whole half
+SLICES_PER_WORKER = 4
+
+
+#: recorded arrays from this size on are faulted in before a kernel writes them (see ``_prefault``)
+PREFAULT_BYTES = 1 << 22
+_PAGE = 4096 // 8  # float64 values in a 4 KB memory page
+
+
+def _prefault(arrays) -> None:
+    """Write one 0.0 per memory page of each large contiguous array, in contiguous parts on the pool's threads."""
+    # A fresh array's pages are mapped (and zeroed by the OS) when first written. The kernel's threads write every
+    # step's row, so they fault the same (huge) pages at the same moments, which measured about twice the CPU
+    # seconds of faulting each page once: here each thread faults its own part, in parallel. The kernel then
+    # overwrites every value.
+    futures = []
+    for a in arrays:
+        if WORKERS == 1 or a.nbytes < PREFAULT_BYTES or not a.flags.c_contiguous:
+            continue
+        flat = a.reshape(-1)  # a view: the array is contiguous
+        bounds = np.linspace(0, flat.size, WORKERS + 1).astype(int)
+        futures += [_POOL.submit(_touch, flat, int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    for f in futures:
+        f.result()
+
+
+def _touch(flat: np.ndarray, lo: int, hi: int) -> None:
+    """Write 0.0 at every page's first value of ``flat[lo:hi]`` (NumPy releases the GIL for the loop)."""
+    flat[lo:hi:_PAGE] = 0.0
 
 
 def _split(kernel, n: int, args: tuple) -> None:
-    """Run ``kernel`` over starts [0, n) in WORKERS slices, one per thread, and wait for all."""
-    if WORKERS == 1 or n < MIN_SPLIT:
+    """Run ``kernel`` over starts [0, n) in slices of whole blocks (``BLOCK``) on the thread pool, and wait for all."""
+    blocks = -(-n // BLOCK)
+    if WORKERS == 1 or blocks < 2:
         kernel(0, n, *args)
         return
-    bounds = np.linspace(0, n, WORKERS + 1).astype(int)
-    futures = [_POOL.submit(kernel, int(a), int(b), *args) for a, b in zip(bounds[:-1], bounds[1:])]
+    per = -(-blocks // (WORKERS * SLICES_PER_WORKER)) * BLOCK  # a slice never ends inside a block
+    futures = [_POOL.submit(kernel, a, min(a + per, n), *args) for a in range(0, n, per)]
     for f in futures:
         f.result()
 

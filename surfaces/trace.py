@@ -278,7 +278,7 @@ def _run_compiled(surface: Surface, optimizer, p0: np.ndarray, lr: np.ndarray, n
     draws = rng.normal(0.0, noise, (steps, n, 2)) if noise else None
     loss = np.empty((steps + 1, n))
     out = eng.run(optimizer, p0, lr, lrs=np.ones(n), noise=draws, path=path, losses=loss, check_loss=True)
-    return path, [None if d < 0 else int(d) for d in out.diverged_at], loss
+    return path, [None if d < 0 else d for d in out.diverged_at.tolist()], loss
 
 
 def _run_arrays(surface: Surface, optimizer, p0: np.ndarray, lrs: list[float], noise: float,

@@ -67,6 +67,35 @@ def test_compiled_equals_numpy_through_divergence(name):
     _assert_same(a, b)
 
 
+@pytest.mark.parametrize("name,lr", [("momentum", 0.5), ("adam", 0.05)])
+def test_many_blocks_and_slices_equal_numpy(name, lr):
+    # more starts than one block (engine.BLOCK) and not a multiple of it, so the pool runs several slices,
+    # the last block is short, and starts diverge in different blocks; noise is read per start across blocks
+    n = 2 * engine.BLOCK + engine.BLOCK // 3 + 1
+    p0 = _starts(n, seed=4) * [1.2, 1.0]
+    s = surfaces.get("rosenbrock")
+    a = trace(s, optim.make(name, lr=lr), p0, 200, noise=0.3, seed=7, compiled=True)
+    b = trace(s, optim.make(name, lr=lr), p0, 200, noise=0.3, seed=7, compiled=False)
+    if name == "momentum":
+        blocks = {i // engine.BLOCK for i, d in enumerate(b.diverged_at) if d is not None}
+        assert len(blocks) > 1, "starts must diverge in more than one block for this test to mean anything"
+    _assert_same(a, b)
+
+
+def test_a_path_large_enough_to_be_faulted_in_first_equals_numpy():
+    # from engine.PREFAULT_BYTES on, the recorded arrays' pages get a 0.0 written first; the kernel must overwrite
+    # every one of them (points, losses, and the NaNs after a divergence)
+    n = 1500
+    steps = engine.PREFAULT_BYTES // (16 * n) + 10
+    p0 = _starts(n, seed=6)
+    s = surfaces.get("rosenbrock")
+    a = trace(s, optim.make("momentum", lr=0.02), p0, steps, compiled=True)
+    assert a.path.nbytes >= engine.PREFAULT_BYTES
+    b = trace(s, optim.make("momentum", lr=0.02), p0, steps, compiled=False)
+    assert any(d is not None for d in b.diverged_at) and any(d is None for d in b.diverged_at)
+    _assert_same(a, b)
+
+
 def test_compiled_equals_numpy_with_noise_and_a_schedule():
     s = surfaces.get("himmelblau")
     p0 = _starts(25, seed=2)
@@ -119,7 +148,7 @@ def test_mini_batches_fall_back_to_numpy():
 def test_outcome_without_paths_matches_the_recorded_path():
     s = surfaces.get("himmelblau")
     opt = optim.make("adam", lr=0.1)
-    p0 = _starts(50, seed=3) * 2
+    p0 = _starts(engine.BLOCK + 50, seed=3) * 2  # two blocks, the second short
     eng = engine.engine_for(s, opt)
     out = eng.run(opt, p0, np.ones(STEPS), check_loss=True, targets=s.minima, tol=0.1)
     tr = trace(s, opt, p0, STEPS, compiled=False)
