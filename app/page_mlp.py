@@ -43,19 +43,23 @@ from .mlp_results import (
 )
 from .mlp_views import (
     boundary_picture,
+    curves_data_and_spec,
     data_preview_figure,
     digits_preview_figure,
     landscape_figure,
     path_loss_chart,
     sharpness_chart,
 )
-from .mlp_views import curves_chart as race_chart
 from .state import experiment_query
 from .text import as_text
 
 RACER_PREFIX = "m"  # widget-key prefix of this panel's optimizers ("r" is the surfaces panel's)
 POLL = 0.15  # seconds between looks at a running job: a Stop click is handled within this
 REDRAW = 0.3  # seconds at least between two redraws of the live curves: every second look, ~3 a second (issue 19 asks >= 2)
+#: epochs per racer a live redraw sends at most (evenly spaced, the newest always): building and sending
+#: the chart costs the server time in proportion (~30 ms per 1000 epochs of four racers), and a
+#: chart ~700 px wide shows no more; the finished training's chart has every epoch
+LIVE_POINTS = 150
 PICTURE_REDRAW = 1.0  # seconds at least between two redraws of the live boundary pictures
 PICTURE_WIDTH = 168  # pixels of one boundary picture on the page: eight wrap into rows
 
@@ -357,12 +361,25 @@ def _log_axis(values: pd.Series) -> alt.Axis:
                                              ": format(datum.value, '.0e')")
 
 
+def thin_records(records: dict[int, list[dict]], most: int) -> dict[int, list[dict]]:
+    """Return each racer's records cut to at most ``most`` evenly spaced ones, its newest always kept."""
+    out = {}
+    for i, recs in records.items():
+        if len(recs) <= most:
+            out[i] = recs
+            continue
+        stride = math.ceil(len(recs) / most)
+        kept = recs[len(recs) - 1::-stride][::-1]  # counted back from the newest, so it is always drawn
+        out[i] = kept
+    return out
+
+
 def _draw_curves(chart, records: dict[int, list[dict]], labels: list[str], colors: list[str], log: bool,
                  epochs: int | None = None) -> None:
     """Draw loss and accuracy (train and test) of every racer into the ``chart`` placeholder."""
-    spec = race_chart(records, labels, colors, log, epochs)
-    if spec is not None:
-        chart.altair_chart(spec, width="stretch")
+    drawn = curves_data_and_spec(records, labels, colors, log, epochs)
+    if drawn is not None:
+        chart.vega_lite_chart(drawn[0], drawn[1], width="stretch")
 
 
 def _experiment() -> Experiment | None:
@@ -433,7 +450,7 @@ def _follow(job: Job, bar, chart, labels: list[str], colors: list[str], log: boo
         n = job.reported()
         now = time.monotonic()
         if n != shown and now - drawn_at >= REDRAW:  # every redraw of the chart costs the server
-            _draw_curves(chart, job.records_so_far(), labels, colors, log, job.epochs)
+            _draw_curves(chart, thin_records(job.records_so_far(), LIVE_POINTS), labels, colors, log, job.epochs)
             if sharp is not None and lrs is not None:
                 spec = sharpness_chart(job.curves("sharpness"), lrs, labels, colors, job.epochs)
                 if spec is not None:

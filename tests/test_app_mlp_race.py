@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from app.experiment import from_query, normalized, presets
@@ -49,3 +50,15 @@ def test_a_link_sets_the_experiment_and_a_hostile_part_only_costs_itself():
     assert "hidden layers" in notes and "optimizer 2" in notes
     assert "<b>" not in notes or "\\<b\\>" in notes  # shown as text, escaped for Markdown
     assert at.sidebar.text_input(key="mlp_hidden").value == "16, 16"  # the default, not the hostile value
+
+
+def test_live_curves_are_thinned_evenly_and_keep_the_newest_epoch():
+    from app.page_mlp import thin_records
+
+    records = {0: [{"epoch": e} for e in range(1, 1001)], 1: [{"epoch": e} for e in range(1, 11)]}
+    thin = thin_records(records, 150)
+    epochs = [r["epoch"] for r in thin[0]]
+    assert len(epochs) <= 150 and epochs[-1] == 1000  # the newest is drawn
+    assert set(np.diff(epochs)) == {7}  # evenly spaced: ceil(1000 / 150) = 7 epochs apart
+    assert epochs[0] <= 7  # from the start of the training
+    assert thin[1] == records[1]  # a short history is drawn whole
