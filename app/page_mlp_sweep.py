@@ -239,7 +239,8 @@ def sweep_chart(res: sweep.Result, metric: str, title: str, log: bool) -> alt.La
     marks = alt.Chart(alt.Data(values=best)).mark_point(shape="diamond", size=180, filled=True, stroke="black").encode(
         x, y, color=alt.Color("optimizer:N", scale=scale, legend=alt.Legend(orient="bottom", title=None, columns=4, labelLimit=220)),
         tooltip=["optimizer:N", "note:N"])
-    return (band + line + marks).properties(height=260)
+    # the legend's symbols would otherwise take the faint band's opacity
+    return (band + line + marks).properties(height=260).configure_legend(symbolOpacity=1.0)
 
 
 def _decades(values: list[float]) -> alt.Axis:
