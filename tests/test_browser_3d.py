@@ -256,7 +256,12 @@ def test_balls_follow_the_projected_path_while_playing(browser, demo):
         page.click("[data-testid='race-play']")
         wait_until(lambda t=target: frame(page) >= t, f"playback to reach step {target}", timeout=40)
         page.click("[data-testid='race-play']")  # pause
+        page.wait_for_timeout(250)  # the frame under way when the pause came is drawn and labelled
+        paused = frame(page)
         page.click("[data-testid='race-forward']")  # a whole step: the ball sits on a path point
+        # The step label changes on the next animation frame, with the balls: read it before and the
+        # balls are checked against the step they just left.
+        wait_until(lambda p=paused: frame(page) == p + 1, "the forward step to be drawn")
         k = frame(page)
         pr = probe(page)
         model = Model(payload, pr)
