@@ -136,8 +136,9 @@ def sharpness_chart(series: dict[int, tuple[list, list]], lrs: list[float | None
     color = alt.Color("optimizer:N", sort=shown, legend=alt.Legend(orient="bottom"),
                       scale=alt.Scale(domain=shown, range=[colors[names.index(n)] for n in shown]))
     x = alt.X("epoch:Q", axis=alt.Axis(format="d"), scale=alt.Scale(domain=[0, epochs]) if epochs else alt.Undefined)
-    # Spikes (a power iteration caught at a ReLU kink) must not flatten the rest: the axis ends above 2/lr
-    # and the 95th percentile, and what passes it is drawn at the edge.
+    # A spike (rare since the Hessian-vector products use a step of 1e-6, which seldom crosses a ReLU kink;
+    # or a real jump) must not flatten the rest: the axis ends above 2/lr and the 95th percentile, and what
+    # passes it is drawn at the edge.
     top = 1.3 * max(float(df["sharpness"].quantile(0.95)), float(edges["2/lr"].max()) if not edges.empty else 0.0)
     line = alt.Chart(df).mark_line(point=True, strokeWidth=1.5).encode(
         x=x, y=alt.Y("sharpness:Q", title="sharpness", scale=alt.Scale(domain=[0, top], clamp=True)),
