@@ -38,6 +38,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_dask_workers(address: str, n: int, timeout: float = 60) -> None:
+    """Return once the Dask scheduler at ``address`` has ``n`` workers."""
+    from distributed import Client  # only the sweep tests and benchmark need Dask
+
+    with Client(address, timeout=timeout, set_as_default=False) as c:
+        c.wait_for_workers(n, timeout=timeout)
+
+
+@contextlib.contextmanager
+def local_dask_cluster(workers: int = 2, nice: int = 0):
+    """Yield the address of a Dask scheduler on loopback with ``workers`` single-threaded workers.
+
+    Started with the ``dask`` command line, as a deployment would (workers at
+    ``nice`` and importing this checkout), and ended on exit.
+    """
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = dict(env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], **quiet)]
+    try:
+        time.sleep(1.0)
+        niced = ["nice", "-n", str(nice)] if nice else []
+        procs.append(subprocess.Popen([*niced, sys.executable, "-m", "dask", "worker", address, "--nworkers",
+                                       str(workers), "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                      **quiet))
+        wait_for_dask_workers(address, workers)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def wait_healthy(base: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
     """Return once the Streamlit server at ``base`` answers its health check."""
     deadline = time.monotonic() + timeout

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
-import time
 from dataclasses import astuple
 
 import numpy as np
@@ -31,7 +28,7 @@ from surfaces.network.sweep import (
     run_sweep,
     with_rate,
 )
-from tests.support import ROOT, free_port
+from tests.support import free_port, local_dask_cluster, wait_for_dask_workers
 
 #: 2 optimizers x 2 rates x 2 seeds, a few epochs: small enough for CI, enough to tell seeds and rates apart
 SMALL = Experiment(dataset="two_moons", hidden=(8,), batch_size=32, epochs=15,
@@ -57,41 +54,16 @@ def local_result(small_plan, data):
         pool.close()
 
 
-def _wait_for_workers(address: str, n: int, timeout: float = 60) -> None:
-    from distributed import Client
-
-    with Client(address, timeout=timeout, set_as_default=False) as c:
-        c.wait_for_workers(n, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def dask_address():
     """Return the scheduler DESCENT_DASK_SCHEDULER names, else one started here with the dask command line."""
     address = os.environ.get(SCHEDULER_ENV, "").strip()
     if address:
-        _wait_for_workers(address, 2)  # .ci/run starts two
+        wait_for_dask_workers(address, 2)  # .ci/run starts two
         yield address
         return
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        time.sleep(1.0)
-        procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nworkers", "2",
-                                       "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_for_workers(address, 2)
+    with local_dask_cluster(2) as address:
         yield address
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
 
 
 def _rows(result):

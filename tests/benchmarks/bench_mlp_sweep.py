@@ -18,16 +18,17 @@ Speed is reported as figures and a ratio, never asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import astuple
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from support import local_dask_cluster  # noqa: E402
 
 from app.sweep_engine import DaskCluster, LocalPool  # noqa: E402
 from surfaces.network.experiment import Entrant, Experiment, estimated_seconds  # noqa: E402
@@ -35,31 +36,6 @@ from surfaces.network.sweep import estimated_seconds as sweep_estimate  # noqa: 
 from surfaces.network.sweep import plan, run_sweep  # noqa: E402
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_cluster(workers: int, nice: int = 0) -> tuple[str, list[subprocess.Popen]]:
-    """Return the address of a Dask scheduler with ``workers`` single-threaded workers, and their processes."""
-    from distributed import Client
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], **quiet)]
-    time.sleep(1.0)
-    niced = ["nice", "-n", str(nice)] if nice else []
-    procs.append(subprocess.Popen([*niced, sys.executable, "-m", "dask", "worker", address, "--nworkers", str(workers),
-                                   "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"], **quiet))
-    with Client(address, timeout=60, set_as_default=False) as c:
-        c.wait_for_workers(workers, timeout=60)
-    return address, procs
 
 
 def timed(p, executor, data) -> tuple[float, list]:
@@ -101,12 +77,11 @@ def main(argv=None) -> int:
         pool.close()
     print(f"local pool, {args.workers} workers:   {local_s:7.2f} s wall  ({len(p) / local_s:.1f} trainings/s)")
 
-    procs: list[subprocess.Popen] = []
     address = args.scheduler
-    try:
+    with contextlib.ExitStack() as stack:
         if not address:
             t0 = time.perf_counter()
-            address, procs = start_cluster(args.workers, args.nice)
+            address = stack.enter_context(local_dask_cluster(args.workers, args.nice))
             print(f"dask cluster started in {time.perf_counter() - t0:.1f} s (scheduler + {args.workers} workers "
                   f"at nice {args.nice}; the local pool's workers run at nice 10)")
         cluster = DaskCluster(address)
@@ -115,14 +90,6 @@ def main(argv=None) -> int:
             dask_s, dask_out = timed(p, cluster, data)
         finally:
             cluster.close()
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     print(f"dask, {args.workers} local workers:   {dask_s:7.2f} s wall  ({len(p) / dask_s:.1f} trainings/s)")
     print(f"ratio dask / local pool: {dask_s / local_s:.2f}")
     same = [astuple(a) == astuple(b) or repr(astuple(a)) == repr(astuple(b)) for a, b in zip(local_out, dask_out)]
