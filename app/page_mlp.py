@@ -49,6 +49,7 @@ from .mlp_views import (
     landscape_figure,
     path_loss_chart,
     sharpness_chart,
+    unique,
 )
 from .state import experiment_query
 from .text import as_text
@@ -318,14 +319,6 @@ def _init() -> None:
         _open_link(_own_query())
 
 
-def _unique(labels: list[str]) -> list[str]:
-    """Return labels made unique (two racers may share a label), in order."""
-    out: list[str] = []
-    for lab in labels:
-        out.append(lab if lab not in out else f"{lab} #{sum(o.startswith(lab) for o in out) + 1}")
-    return out
-
-
 def curves_chart(series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool):
     """Return the Altair chart of loss curves (racer index -> (epochs, losses)), or None before the first epoch.
 
@@ -333,7 +326,7 @@ def curves_chart(series: dict[int, tuple[list, list]], labels: list[str], colors
     the log scale the axis shows the losses themselves (0.1, 0.01, ...), not
     their logarithms; a loss of 0 or a non-finite one is left out there.
     """
-    names = _unique(labels)
+    names = unique(labels)
     rows = [(names[i], int(e), float(v)) for i, (epochs, losses) in series.items() for e, v in zip(epochs, losses)]
     df = pd.DataFrame(rows, columns=["optimizer", "epoch", "loss"]).astype({"epoch": int, "loss": float})
     df = df[np.isfinite(df["loss"]) & ((df["loss"] > 0) if log else True)]
@@ -427,7 +420,7 @@ def _draw_pictures(place, frames: dict[int, tuple[int, np.ndarray]], labels: lis
     """Draw one boundary picture per racer (epoch in the caption) into the ``place`` placeholder."""
     if not frames or xs is None:
         return
-    names = _unique(labels)
+    names = unique(labels)
     order = sorted(frames)
     pics = [boundary_picture(frames[i][1], xs, ys, X, y) for i in order]
     caps = [f"{names[i]} · epoch {frames[i][0]}" for i in order]
