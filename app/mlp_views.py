@@ -51,28 +51,15 @@ def curves_frame(records: dict[int, list[dict]], names: list[str]) -> pd.DataFra
     return pd.DataFrame(rows, columns=["optimizer", "epoch", "metric", "set", "value"])
 
 
-def curves_chart(records: dict[int, list[dict]], labels: list[str], colors: list[str], log: bool,
-                 epochs: int | None = None):
-    """Return loss above accuracy, train (solid) and test (dashed), on one shared epoch axis; None before epoch 1.
-
-    ``epochs`` fixes the axis to the whole planned training, so curves grow
-    into a frame that does not rescale under the student's eyes.
-    """
-    names = unique(labels)
-    df = _curve_rows(records, names, log)
-    if df.empty:
-        return None
-    shown = [names[i] for i in sorted(records)]
-    return _curves_layout(df, shown, [colors[names.index(n)] for n in shown], log, epochs)
-
-
 def curves_data_and_spec(records: dict[int, list[dict]], labels: list[str], colors: list[str], log: bool,
                          epochs: int | None = None) -> tuple[pd.DataFrame, dict] | None:
-    """Return ``(rows, Vega-Lite spec without its data)`` of ``curves_chart``, or None before epoch 1.
+    """Return ``(rows, Vega-Lite spec without its data)`` of the curves, or None before epoch 1.
 
-    For the live redraws: Altair builds and validates the same spec on every
-    call (about 50 ms, the larger part of a redraw's server time); built once
-    per set of racers, only the rows change.
+    Loss above accuracy, train (solid) and test (dashed), on one shared epoch
+    axis; ``epochs`` fixes the axis to the whole planned training, so curves
+    grow into a frame that does not rescale under the student's eyes. Altair
+    builds and validates a spec in about 40 ms, most of a live redraw's server
+    time, so the spec is built once per set of racers and only the rows change.
     """
     names = unique(labels)
     df = _curve_rows(records, names, log)
@@ -103,7 +90,7 @@ def _curves_spec(shown: tuple[str, ...], colors: tuple[str, ...], log: bool, epo
 
 
 def _curves_layout(df: pd.DataFrame, shown: list[str], colors: list[str], log: bool, epochs: int | None):
-    """Return the Altair chart of ``curves_chart`` over the rows ``df``."""
+    """Return the Altair chart of the curves over the rows ``df`` (``curves_data_and_spec`` keeps its spec)."""
     x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d"),
               scale=alt.Scale(domain=[0, epochs]) if epochs else alt.Undefined)
     # labelLimit: "Heavy-ball momentum (lr=0.05)" whole, not cut at Vega's default 160 px
