@@ -55,8 +55,7 @@ def warm_catalogue() -> None:
     """
     first = Scene().surface
     for name in sorted(surfaces.CATALOGUE, key=lambda n: n != first):
-        while _pages_running:  # idle priority: never draw while a page is being drawn
-            time.sleep(0.05)
+        wait_for_idle()
         try:
             surf = load_surface(name)
             surface_images(name, "", tuple(map(tuple, surf.window)))
@@ -74,6 +73,12 @@ def start_catalogue_warming() -> threading.Thread:
     warm = threading.Thread(target=warm_catalogue, name="descent-warm-catalogue", daemon=True)
     warm.start()
     return warm
+
+
+def wait_for_idle() -> None:
+    """Return once no surfaces page is being drawn: background warming runs at idle priority."""
+    while _pages_running:
+        time.sleep(0.05)
 
 
 @contextmanager

@@ -11,7 +11,6 @@ import functools
 import math
 import os
 import threading
-import time
 from dataclasses import replace
 
 import altair as alt
@@ -69,8 +68,7 @@ def _warm_when_idle() -> None:
     """
     images.start_catalogue_warming().join()
     for name in OPTIMIZERS:
-        while images._pages_running:  # the catalogue warming's own idle test (app/images.py)
-            time.sleep(0.05)
+        images.wait_for_idle()
         engine.warm_shared_kernels((name,))
 
 

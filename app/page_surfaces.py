@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import threading
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
@@ -13,13 +14,13 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import export, instruments, page_compare, presets
+from . import export, images, instruments, page_compare, presets
 from .colorbar import colorbar_html
 from .controls import overlap_note, racer_controls
 from .fallback import drawable, student_message
 from .images import page_drawing, surface_images
 from .insides import probe
-from .payload import payload
+from .payload import EncodedPayload, payload
 from .race import Race, main_start, results, run_race, tolerance, window_of
 from .race_component import race_view
 from .scene import LIMITS, Scene, SceneError, load_surface
@@ -40,12 +41,48 @@ def cached_race(scene: Scene) -> Race:
 
 
 @st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
-def cached_view(scene: Scene) -> tuple[dict, list[dict]]:
-    """Return (animator payload, results rows) for a checked scene."""
+def cached_view(scene: Scene) -> tuple[EncodedPayload, list[dict]]:
+    """Return (animator payload, checked and encoded once, and results rows) for a checked scene."""
     race = cached_race(scene)
     surf = load_surface(scene.surface, scene.formula)
     image, _ = surface_images(scene.surface, scene.formula, window_of(scene, surf), scene.equal)
-    return payload(race, image), results(race)
+    return EncodedPayload.of(payload(race, image)), results(race)
+
+
+def default_scene(surface: str) -> Scene:
+    """Return the scene a fresh page shows once the student picks ``surface``: its window and start, default racers.
+
+    Built the way the page reads its widgets (``write_scene`` then ``read_scene``), so it is
+    the very scene, and cache key, of that page.
+    """
+    state: dict = {}
+    write_scene(Scene(surface=surface), state, load_surface(surface))
+    return read_scene(state).check()
+
+
+def warm_default_races() -> None:
+    """Draw every catalogue surface's default race once, after the pictures, never while a page is drawn.
+
+    A class told "now pick Himmelblau" then switches at once to a race already in the
+    cache (0.05 s of server time each) instead of the first of them computing it (up to
+    0.5 s on the data surfaces) while the others queue behind.
+    """
+    images.start_catalogue_warming().join()
+    first = Scene().surface
+    for name in sorted(surfaces.CATALOGUE, key=lambda n: n != first):
+        images.wait_for_idle()
+        try:
+            cached_view(default_scene(name))
+        except Exception:  # noqa: BLE001 - warming is an optimisation; a failure shows up when used
+            pass
+
+
+@st.cache_resource(show_spinner=False)
+def start_race_warming() -> threading.Thread:
+    """Return the thread of ``warm_default_races``, started once per server process (the resource cache)."""
+    warm = threading.Thread(target=warm_default_races, name="descent-warm-races", daemon=True)
+    warm.start()
+    return warm
 
 
 # -- state helpers ------------------------------------------------------------------
@@ -371,7 +408,7 @@ def _render() -> None:
     scene, view, rows = _scene_to_show()
     surf = load_surface(scene.surface, scene.formula)
     _heading(scene, surf, presenter)
-    click = race_view({**view, "title": "", "presenter": presenter, "probe": _probe_view(scene, surf)},
+    click = race_view(view.with_run(title="", presenter=presenter, probe=_probe_view(scene, surf)),
                       key="view_race", height=720 if presenter else 620, on_insides=instruments.ask_insides)
     if click is not None:
         if click.probe:  # Shift/Alt+click: a point to read the curvature at, the start stays
@@ -407,7 +444,7 @@ def _take_map_click() -> None:
         st.session_state["start_x"], st.session_state["start_y"] = float(pending[0]), float(pending[1])
 
 
-def _scene_to_show() -> tuple[Scene, dict, list[dict]]:
+def _scene_to_show() -> tuple[Scene, EncodedPayload, list[dict]]:
     """Return (scene, payload, results rows) of the widgets' scene, or of the last good one with the reason shown."""
     scene = _widgets_scene()
     if scene is not None:
@@ -423,7 +460,7 @@ def _scene_to_show() -> tuple[Scene, dict, list[dict]]:
     return scene, view, rows
 
 
-def _draw(scene: Scene) -> tuple[dict, list[dict]]:
+def _draw(scene: Scene) -> tuple[EncodedPayload, list[dict]]:
     """Return (payload, results rows) of ``scene`` once it is checked; raise whatever checking or drawing raises."""
     return cached_view(scene.check())
 

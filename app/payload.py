@@ -41,6 +41,7 @@ Payload (JSON-able, built once per scene)::
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -93,6 +94,59 @@ def check_payload(payload: Mapping[str, Any]) -> None:
             check_grid(payload["surface3d"])
         except Surface3DError as e:
             raise RacePayloadError(str(e)) from e
+
+
+#: the payload's keys a page sets on each run (EncodedPayload.with_run), beside the rest encoded once per scene
+PER_RUN = ("title", "presenter", "probe")
+
+
+class EncodedPayload:
+    """A checked payload as JSON text, encoded once per scene, with the keys a page sets on each run kept apart.
+
+    Encoding the racers' paths was a quarter of a warm rerun's server time (py-spy): the
+    page sent the payload as a dict, which Streamlit encoded twice per run, once for the
+    element and once for its identity. This text is made once per scene (and cached with
+    it); each run only splices in ``PER_RUN`` (title, presenter mode, a probe point), and
+    the element carries the result as bytes, which Streamlit neither re-encodes nor parses.
+    """
+
+    __slots__ = ("text", "run", "n_racers")
+
+    def __init__(self, text: str, run: Mapping[str, Any], n_racers: int) -> None:
+        self.text, self.run, self.n_racers = text, dict(run), n_racers
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> EncodedPayload:
+        """Return ``payload`` checked (``check_payload``) and encoded; raise RacePayloadError if it cannot be drawn."""
+        check_payload(payload)
+        rest = {k: v for k, v in payload.items() if k not in PER_RUN}
+        return cls(json.dumps(rest, allow_nan=False), {k: payload[k] for k in PER_RUN if k in payload},
+                   len(payload["racers"]))
+
+    def with_run(self, **values: Any) -> EncodedPayload:
+        """Return this payload with the per-run ``values`` (keys of PER_RUN) set; a probe is checked as check_payload does."""
+        unknown = set(values) - set(PER_RUN)
+        if unknown:
+            raise RacePayloadError(f"only {', '.join(PER_RUN)} are set per run, not {', '.join(sorted(unknown))}")
+        if values.get("probe") is not None:
+            _check_probe(values["probe"], self.n_racers)
+        if "title" in values and not isinstance(values["title"], str):
+            raise RacePayloadError("title must be text")
+        return EncodedPayload(self.text, {**self.run, **values}, self.n_racers)
+
+    def json(self) -> str:
+        """Return the whole payload as JSON text: the scene's part with the per-run keys spliced in."""
+        if not self.run:
+            return self.text
+        run = json.dumps(self.run, allow_nan=False)
+        return run if self.text == "{}" else f"{self.text[:-1]}, {run[1:]}"
+
+    def decoded(self) -> dict:
+        """Return the whole payload as a dict (what the browser gets)."""
+        return json.loads(self.json())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.decoded()[key]
 
 
 def _finite_or_none(v) -> bool:

@@ -37,11 +37,12 @@ What the browser does with the payload (its shape and its one check are in
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import streamlit as st
 
-from .payload import check_payload
+from .payload import EncodedPayload
 
 _ASSETS = Path(__file__).parent / "component"
 _IMPORT = re.compile(r'^import\s[^;]*?from\s+"\./([\w.-]+)";\n', re.M)
@@ -109,7 +110,7 @@ class MapClick(tuple):
         return click
 
 
-def race_view(payload: dict, *, key: str = "race", height: int = 620,
+def race_view(payload: EncodedPayload | Mapping, *, key: str = "race", height: int = 620,
               on_insides=None) -> MapClick | None:
     """Return the MapClick since the last rerun (a start, or a probe with Shift/Alt held), else None.
 
@@ -120,12 +121,16 @@ def race_view(payload: dict, *, key: str = "race", height: int = 620,
     projector; on a narrow container they stack and it grows as needed.
     ``on_insides`` is called (as a widget callback, before the rerun) when
     the animator's insides switch asks for insides the payload does not carry.
-    Raises RacePayloadError for a payload it cannot draw.
+    ``payload`` is best an ``EncodedPayload`` made once per scene (a dict is
+    checked and encoded here, on every run). Raises RacePayloadError for a
+    payload it cannot draw.
     """
-    check_payload(payload)
+    encoded = payload if isinstance(payload, EncodedPayload) else EncodedPayload.of(payload)
     result = _RACE(
         key=key,
-        data={"payload": payload, "height": int(height)},
+        # bytes: Streamlit forwards them as they are (the animator parses them) and hashes them for the
+        # element's identity, where a dict would be encoded twice on every run
+        data=f'{{"height": {int(height)}, "payload": {encoded.json()}}}'.encode(),
         height="content",
         on_click_change=lambda: None,
         on_insides_change=on_insides or (lambda: None),

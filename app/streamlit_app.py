@@ -12,6 +12,7 @@ import streamlit as st  # noqa: E402
 
 from app.images import start_catalogue_warming  # noqa: E402
 from app.page_compare import start_engine_warming  # noqa: E402
+from app.page_surfaces import start_race_warming  # noqa: E402
 from app.state import keep_widget_values  # noqa: E402
 
 # The favicon is a file served by this server: a Material icon here would be fetched from a font CDN,
@@ -19,6 +20,7 @@ from app.state import keep_widget_values  # noqa: E402
 FAVICON = str(Path(__file__).parent / "static" / "favicon.png")
 st.set_page_config(page_title="Descent: optimizers racing", page_icon=FAVICON, layout="wide")
 start_catalogue_warming()  # once per server process: the catalogue's pictures are drawn while the server idles
+start_race_warming()  # then each catalogue surface's default race, also while the server idles
 start_engine_warming()  # with DESCENT_WARM_ENGINE=1, once per server process: the shared compiled kernels
 keep_widget_values(st.session_state)
 
