@@ -264,7 +264,7 @@ async def visitors_during(deployment: Deployment, kill_at: float, kill, after: f
                 try:
                     r = await http_get(deployment.url + path, timeout=20)
                     outcomes.append((start, time.monotonic(), f"GET {path}", r.status == 200, r.status))
-                except (OSError, TimeoutError) as e:
+                except (OSError, TimeoutError, EOFError) as e:  # EOFError: asyncio.IncompleteReadError, a cut body
                     outcomes.append((start, time.monotonic(), f"GET {path}", False, repr(e)))
             await asyncio.sleep(0.05)
 
@@ -325,14 +325,18 @@ def kill_under_load(deployment: Deployment, i: int) -> None:
     # A new visitor's request counts if it was sent after the kill or was still unanswered when the
     # replica died (HAProxy must replay it elsewhere). A session that had already opened its
     # websocket on the killed replica loses it (a browser reconnects to a new session, which counts).
+    # So does a response the replica had begun to send, its headers through HAProxy and its body cut
+    # by the kill: a proxy cannot replay what it has begun to forward (the browser reloads).
     new = [o for o in outcomes if o[0] >= t_kill]
     in_flight = [o for o in outcomes if o[0] < t_kill < o[1]]
-    counted = new + [o for o in in_flight if o[2] != "session"]
+    cut = [o for o in in_flight if o[2] != "session" and "IncompleteReadError" in str(o[4])]
+    counted = new + [o for o in in_flight if o[2] != "session" and o not in cut]
     first_second = [o for o in new if o[0] < t_kill + 1.0]
     failed = [(round(o[0] - t_kill, 2), o[2], o[4]) for o in counted if not o[3]]
     print(f"\n{name} killed: {len(new)} requests/sessions started after the kill "
           f"({sum(o[2] == 'session' for o in new)} websocket sessions, {len(first_second)} in the first second) "
-          f"and {len(in_flight)} in flight: {len(failed)} failed; lost established sessions: "
+          f"and {len(in_flight)} in flight: {len(failed)} failed; responses cut after they began: {len(cut)}; "
+          f"lost established sessions: "
           f"{[o[4] for o in in_flight if o[2] == 'session' and not o[3]]}; restart seen after (s): {', '.join(f'{k} {v:.2f}' for k, v in seen.items())}")  # fmt: skip
     assert len(first_second) >= 5 and any(o[2] == "session" for o in new), "too little load to test failover"
     assert failed == [], f"new visitors failed after {name} was killed: {failed[:10]}"
