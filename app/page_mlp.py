@@ -7,9 +7,7 @@ import math
 import time
 import urllib.parse
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -317,41 +315,6 @@ def _controls() -> None:
 def _init() -> None:
     if f"{RACER_PREFIX}_ids" not in st.session_state:
         _open_link(_own_query())
-
-
-def curves_chart(series: dict[int, tuple[list, list]], labels: list[str], colors: list[str], log: bool):
-    """Return the Altair chart of loss curves (racer index -> (epochs, losses)), or None before the first epoch.
-
-    Each racer keeps its colour and the legend lists racers in their order. On
-    the log scale the axis shows the losses themselves (0.1, 0.01, ...), not
-    their logarithms; a loss of 0 or a non-finite one is left out there.
-    """
-    names = unique(labels)
-    rows = [(names[i], int(e), float(v)) for i, (epochs, losses) in series.items() for e, v in zip(epochs, losses)]
-    df = pd.DataFrame(rows, columns=["optimizer", "epoch", "loss"]).astype({"epoch": int, "loss": float})
-    df = df[np.isfinite(df["loss"]) & ((df["loss"] > 0) if log else True)]
-    if df.empty:
-        return None
-    shown = [names[i] for i in series]
-    y_title = "mean batch loss" + (" (log)" if log else "")
-    return alt.Chart(df).mark_line().encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d")),
-        y=alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log" if log else "linear", zero=not log),
-                axis=_log_axis(df["loss"]) if log else alt.Axis()),
-        color=alt.Color("optimizer:N", title="optimizer", sort=shown,
-                        scale=alt.Scale(domain=shown, range=[colors[names.index(n)] for n in shown]),
-                        legend=alt.Legend(orient="bottom")),
-        tooltip=["optimizer", "epoch", alt.Tooltip("loss:Q", format=".4g")],
-    ).properties(height=320)
-
-
-def _log_axis(values: pd.Series) -> alt.Axis:
-    """Return a log axis ticked at powers of ten (every other one past eight decades): 1, 0.01, 1e-4, ..."""
-    lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
-    stride = 1 if hi - lo <= 8 else 2
-    ticks = [10.0**k for k in range(hi, lo - 1, -stride)]
-    return alt.Axis(values=ticks, labelExpr="datum.value >= 0.001 ? format(datum.value, '~g') "
-                                             ": format(datum.value, '.0e')")
 
 
 def thin_records(records: dict[int, list[dict]], most: int) -> dict[int, list[dict]]:

@@ -73,26 +73,41 @@ def test_a_visit_to_the_other_page_keeps_both_pages_settings():
     assert (at.session_state["mlp_epochs"], at.session_state["m0_lr"]) == (7, 0.05)
 
 
-def test_loss_chart_has_a_true_log_axis_and_racer_colours_in_racer_order():
-    from app.page_mlp import curves_chart
+def test_live_curves_have_a_true_log_axis_and_racer_colours_in_racer_order():
+    """The live chart (mlp_views.curves_data_and_spec): loss above accuracy on one epoch axis, racers in order."""
+    from app.mlp_views import curves_data_and_spec
 
-    series = {0: ([1, 2, 3], [0.5, 0.05, 0.0]), 1: ([1, 2], [0.7, float("nan")]), 2: ([1], [0.9])}
+    nan = float("nan")
+    records = {
+        0: [{"epoch": 1, "train_loss": 0.5, "test_loss": 0.6, "train_acc": 0.5, "test_acc": 0.25},
+            {"epoch": 2, "train_loss": 0.05, "test_loss": 0.08, "train_acc": 0.75, "test_acc": 0.5},
+            {"epoch": 3, "train_loss": 0.0, "test_loss": 0.01, "train_acc": 1.0, "test_acc": 0.75}],
+        1: [{"epoch": 1, "train_loss": 0.7, "test_loss": None, "train_acc": 0.5, "test_acc": None},
+            {"epoch": 2, "train_loss": nan, "test_loss": None, "train_acc": nan, "test_acc": None}],
+        2: [{"epoch": 1, "train_loss": 0.9, "test_loss": None, "train_acc": 0.25, "test_acc": None}],
+    }
     labels, colors = ["SGD (lr=0.01)", "Adam (lr=0.01)", "SGD (lr=0.01)"], ["#0072b2", "#cc79a7", "#e69f00"]
-    spec = curves_chart(series, labels, colors, log=True).to_dict()
-    enc = spec["encoding"]
-    assert enc["y"]["scale"]["type"] == "log" and "log" in enc["y"]["title"]
-    assert enc["y"]["axis"]["values"] == [1.0, 0.1, 0.01]  # decades spanning the losses drawn, 0.05 to 0.9
+    rows, spec = curves_data_and_spec(records, labels, colors, log=True, epochs=10)
+    loss, acc = spec["vconcat"]
+    assert loss["encoding"]["y"]["scale"]["type"] == "log" and "log" in loss["encoding"]["y"]["title"]
+    assert acc["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    assert spec["resolve"]["scale"]["x"] == "shared"
+    assert loss["encoding"]["x"]["scale"]["domain"] == [0, 10]  # the whole planned training from the start
     # racers keep their order and colours; a repeated label is told apart
-    assert enc["color"]["scale"]["domain"] == ["SGD (lr=0.01)", "Adam (lr=0.01)", "SGD (lr=0.01) #2"]
-    assert enc["color"]["scale"]["range"] == colors
-    values = next(iter(spec["datasets"].values()))
-    # the zero loss cannot sit on a log axis and the NaN is no point at all: 6 values, 4 drawn
-    assert sorted((v["optimizer"], v["epoch"], v["loss"]) for v in values) == [
-        ("Adam (lr=0.01)", 1, 0.7), ("SGD (lr=0.01)", 1, 0.5), ("SGD (lr=0.01)", 2, 0.05), ("SGD (lr=0.01) #2", 1, 0.9)]
-    linear = curves_chart(series, labels, colors, log=False).to_dict()
-    assert linear["encoding"]["y"]["scale"]["type"] == "linear"
-    assert len(next(iter(linear["datasets"].values()))) == 5  # the zero loss is drawn on a linear axis
-    assert curves_chart({0: ([], [])}, labels[:1], colors[:1], log=True) is None
+    for panel in (loss, acc):
+        assert panel["encoding"]["color"]["scale"]["domain"] == ["SGD (lr=0.01)", "Adam (lr=0.01)", "SGD (lr=0.01) #2"]
+        assert panel["encoding"]["color"]["scale"]["range"] == colors
+    # the zero loss cannot sit on a log axis, NaN and None are no points at all
+    got = sorted((r.optimizer, r.epoch, r.set, r.value) for r in rows.itertuples() if r.metric == "loss")
+    assert got == [("Adam (lr=0.01)", 1, "train", 0.7), ("SGD (lr=0.01)", 1, "test", 0.6),
+                   ("SGD (lr=0.01)", 1, "train", 0.5), ("SGD (lr=0.01)", 2, "test", 0.08),
+                   ("SGD (lr=0.01)", 2, "train", 0.05), ("SGD (lr=0.01)", 3, "test", 0.01),
+                   ("SGD (lr=0.01) #2", 1, "train", 0.9)]
+    assert len(rows[rows.metric == "accuracy"]) == 8  # 6 + 1 + 1: accuracies of 0 are kept on the linear axis
+    rows_lin, spec_lin = curves_data_and_spec(records, labels, colors, log=False)
+    assert spec_lin["vconcat"][0]["encoding"]["y"]["scale"].get("type", "linear") == "linear"
+    assert len(rows_lin[rows_lin.metric == "loss"]) == 8  # the zero loss is drawn on a linear axis
+    assert curves_data_and_spec({0: []}, labels[:1], colors[:1], log=True) is None
 
 
 def test_every_data_set_control_has_a_readable_label():
