@@ -14,6 +14,9 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -45,6 +48,28 @@ def map_size(surf) -> int:
     return 128 if engine.compiled_surface(surf) is not None else 64
 
 
+# Who hears how far a map being computed has got: set around a call by ``reporting_to`` (per thread, as each
+# session's script runs in its own), and no one otherwise (a map computed inside a cached payload reports nothing).
+_REPORT = threading.local()
+
+
+@contextmanager
+def reporting_to(report: Callable[[float], None]) -> Iterator[None]:
+    """Yield while ``report(share)`` hears the progress of the outcome maps this thread computes (0 to 1 each)."""
+    before = getattr(_REPORT, "fn", None)
+    _REPORT.fn = report
+    try:
+        yield
+    finally:
+        _REPORT.fn = before
+
+
+def _report(share: float) -> None:
+    fn = getattr(_REPORT, "fn", None)
+    if fn is not None:
+        fn(share)
+
+
 @functools.lru_cache(maxsize=24)
 def racer_map(scene: Scene, index: int, n: int) -> sweep.OutcomeMap:
     """Return the outcome map of racer ``index`` of a checked scene, n x n starts over its window, without noise.
@@ -57,7 +82,7 @@ def racer_map(scene: Scene, index: int, n: int) -> sweep.OutcomeMap:
     surf = load_surface(scene.surface, scene.formula)
     racer = scene.racers[index]
     return sweep.outcome_map(surf, racer.label(), racer.make(), window_of(scene, surf), n, scene.steps,
-                             tolerance(scene, surf))
+                             tolerance(scene, surf), progress=_report)
 
 
 def _quantized(share: np.ndarray) -> np.ndarray:
@@ -116,4 +141,4 @@ def overlay(scene: Scene) -> dict | None:
 
 
 __all__ = ["BASIN_COLORS", "ELSEWHERE_COLOR", "DIVERGED_COLOR", "MAX_FADE", "basin_color", "map_size", "racer_map",
-           "outcome_rgb", "png_data_url", "overlay"]
+           "reporting_to", "outcome_rgb", "png_data_url", "overlay"]

@@ -26,7 +26,15 @@ from surfaces import engine, sweep
 
 from . import images, plots
 from .controls import racer_key
-from .outcome import DIVERGED_COLOR, ELSEWHERE_COLOR, MAX_FADE, basin_color, outcome_rgb, racer_map
+from .outcome import (
+    DIVERGED_COLOR,
+    ELSEWHERE_COLOR,
+    MAX_FADE,
+    basin_color,
+    outcome_rgb,
+    racer_map,
+    reporting_to,
+)
 from .race import starts_of, tolerance
 from .racer import color_of
 from .scene import Scene, load_surface
@@ -114,10 +122,10 @@ def cached_beta_map(scene: Scene, index: int) -> sweep.BetaMap:
 
 def cached_outcome_maps(scene: Scene, n: int) -> list[sweep.OutcomeMap]:
     """Return one outcome map per racer of a checked scene, n x n starts over its window (each map cached)."""
-    maps = []
-    for i in range(len(scene.racers)):
-        maps.append(racer_map(scene, i, n))  # the same maps the overlay under the race draws
-        _report((i + 1) / len(scene.racers))
+    maps, k = [], len(scene.racers)
+    for i in range(k):
+        with reporting_to(lambda share, i=i: _report((i + share) / k)):
+            maps.append(racer_map(scene, i, n))  # the same maps the overlay under the race draws
     return maps
 
 

@@ -14,7 +14,7 @@ import surfaces
 from optim import OPTIMIZERS, SCHEDULES
 from surfaces.formula import number_latex
 
-from . import export, images, instruments, page_compare, presets
+from . import export, images, instruments, outcome, page_compare, presets
 from .colorbar import colorbar_html
 from .controls import overlap_note, racer_controls
 from .fallback import drawable, student_message
@@ -448,6 +448,7 @@ def _scene_to_show() -> tuple[Scene, EncodedPayload, list[dict]]:
     """Return (scene, payload, results rows) of the widgets' scene, or of the last good one with the reason shown."""
     scene = _widgets_scene()
     if scene is not None:
+        _outcome_first(scene)
         try:
             view, rows = cached_view(scene)
         except Exception as e:  # noqa: BLE001 - whatever failed, the page keeps the last scene that drew
@@ -458,6 +459,36 @@ def _scene_to_show() -> tuple[Scene, EncodedPayload, list[dict]]:
     scene = st.session_state["last_good"]
     view, rows = cached_view(scene)  # it drew before: from the cache, or drawn again the same way
     return scene, view, rows
+
+
+def _outcome_first(scene: Scene) -> None:
+    """Compute the outcome map under the race, if the scene has one, under a progress bar; the payload then finds it cached.
+
+    Without the compiled engine (the data surfaces) a map takes seconds. The bar is made
+    here, outside the cached payload (``st.cache_data`` would replay it on every hit), and
+    only once the map is computed, not when it comes from the cache.
+    """
+    if scene.overlay is None:
+        return
+    spot = st.empty()
+    bar = None
+
+    def report(share: float) -> None:
+        nonlocal bar
+        text = (f"Drawing {as_text(scene.racers[scene.overlay].label())}'s outcome map under the race: "
+                f"{n} x {n} starts, {scene.steps} steps each")
+        bar = bar or spot.progress(0.0, text=text)
+        bar.progress(min(1.0, share), text=text)
+
+    try:
+        surf = load_surface(scene.surface, scene.formula)
+        n = outcome.map_size(surf)
+        with outcome.reporting_to(report):
+            outcome.racer_map(scene, scene.overlay, n)
+    except Exception:  # noqa: BLE001 - the payload computes it again and the page says what went wrong
+        pass
+    finally:
+        spot.empty()
 
 
 def _draw(scene: Scene) -> tuple[EncodedPayload, list[dict]]:

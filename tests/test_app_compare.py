@@ -210,3 +210,34 @@ def test_show_under_the_race_puts_the_racers_map_in_the_link_and_a_removed_racer
     at.run()
     _clean(at)
     assert "ov" not in at.query_params
+
+
+def test_the_map_under_the_race_is_computed_under_a_progress_bar_that_goes_once_it_is_drawn(monkeypatch):
+    """A data surface's overlay takes seconds (no compiled engine): a bar counts it up, then leaves the page."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: list[tuple[float, str]] = []
+    real = DeltaGenerator.progress
+
+    def spy(self, value, text=None, **kwargs):
+        seen.append((float(value), str(text)))
+        return real(self, value, text=text, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "progress", spy)
+    at = AppTest.from_file(APP, default_timeout=600)
+    at.run()
+    at.sidebar.selectbox(key="surface").set_value("line_fit").run()
+    at.session_state["steps"] = 30
+    at.run()
+    seen.clear()
+    at.session_state["overlay"] = 1  # the second racer's map under the race, as "Show under the race" sets it
+    at.run()
+    _clean(at)
+    ours = [(v, t) for v, t in seen if "outcome map under the race" in t]
+    assert ours and ours[0][0] == 0.0 and ours[-1][0] == 1.0, seen
+    assert [v for v, _ in ours] == sorted(v for v, _ in ours)  # it only moves forward
+    assert "64 x 64 starts, 30 steps each" in ours[0][1]  # what it is computing, in the student's terms
+    assert not at.get("progress")  # gone once the map is drawn
+    seen.clear()
+    at.run()  # the map is cached now: no bar at all
+    assert not [t for _, t in seen if "outcome map under the race" in t]

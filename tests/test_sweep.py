@@ -73,6 +73,21 @@ def test_outcome_map_pixels_agree_with_single_traces():
         assert m.outcome[i, j] == _hand_outcome(tr.path, tr.diverged_at, s.minima, tol), (i, j)
 
 
+def test_outcome_map_reports_its_progress_block_by_block():
+    """0 before any work, then the share of starts done after each block of 512 (NumPy path), then 1."""
+    s = surfaces.get("logistic")  # a mean over data: no compiled engine, the slow path a bar is for
+    opt = optim.make("sgd", lr=0.1)
+    heard: list[float] = []
+    n = 40  # 1600 starts: blocks of 512 end at 512, 1024, 1536
+    m = sweep.outcome_map(s, "sgd", opt, s.window, n, 20, 0.1, progress=heard.append)
+    assert heard == [0.0, 512 / 1600, 1024 / 1600, 1536 / 1600, 1.0]
+    # the blocks change nothing: every pixel as its own trace ends
+    rng = np.random.default_rng(1)
+    for i, j in rng.integers(0, n, (6, 2)):
+        tr = trace(s, opt, (m.xs[j], m.ys[i]), 20, compiled=False)
+        assert m.outcome[i, j] == _hand_outcome(tr.path, tr.diverged_at, s.minima, 0.1), (i, j)
+
+
 def test_outcome_map_on_himmelblau_has_four_basins_coloured_as_their_minima():
     s = surfaces.get("himmelblau")
     racers = [("sgd", {"lr": 0.01}), ("momentum", {"lr": 0.01}), ("rmsprop", {"lr": 0.01}), ("adam", {"lr": 0.05})]
