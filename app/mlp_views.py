@@ -269,7 +269,9 @@ def path_loss_chart(sl, labels: list[str]):
     shown = [names[k] if k < len(names) else p.label for k, p in enumerate(sl.paths)]
     colors = [p.color or "#333333" for p in sl.paths]
     return alt.Chart(df).mark_line(strokeWidth=1.6).encode(
-        x=alt.X("epoch:Q", axis=alt.Axis(format="d")),
+        # the axis ends at the last epoch drawn, not at Vega's next round number (350 for a 302-epoch run)
+        x=alt.X("epoch:Q", axis=alt.Axis(format="d"),
+                scale=alt.Scale(domain=[int(df["epoch"].min()), int(df["epoch"].max())], nice=False)),
         y=alt.Y("loss:Q", title="training loss (log)", scale=alt.Scale(type="log")),
         # The chart sits beside the map, in a column about 350 px wide at 1366 px, whose height the
         # legends share with the plot: the map beside it is the colours' key (and the tooltip names

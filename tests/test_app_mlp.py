@@ -272,3 +272,21 @@ def test_an_uploaded_files_cells_are_shown_as_text_not_markdown():
     assert "not a number" in shown and "http://" not in shown  # no bare address for Markdown to link
     assert not re.search(r"(?<!\\)[\[\]!]", shown)  # every bracket and "!" escaped: no image, no link
     assert shown.replace("\\", "").count(cell) == 1  # the cell is all there, as text
+
+
+def test_path_loss_chart_ends_at_the_last_epoch_drawn():
+    """The real-versus-projected loss chart's axis spans the kept epochs exactly, not Vega's next round number."""
+    import numpy as np
+
+    from app.mlp_views import path_loss_chart
+    from surfaces.network.landscape import PathOnSlice, Slice
+
+    epochs = [0, 100, 200, 302]
+    path = PathOnSlice("SGD", "#0072b2", epochs, np.zeros((4, 2)), 0.9, np.array([0.7, 0.4, 0.2, 0.1]),
+                       np.array([0.7, 0.5, 0.3, 0.2]))
+    sl = Slice("pca", np.linspace(-1, 1, 3), np.linspace(-1, 1, 3), np.ones((3, 3)), 0.9, [path])
+    spec = path_loss_chart(sl, ["SGD"]).to_dict()
+    scale = spec["encoding"]["x"]["scale"]
+    assert scale["domain"] == [0, 302] and scale["nice"] is False
+    values = next(iter(spec["datasets"].values()))
+    assert len(values) == 8 and {v["where"] for v in values} == {"real weights", "projected onto the plane"}
