@@ -596,3 +596,49 @@ def test_presenter_mode_offers_both_in_the_playback_bar_and_fits(browser, demo):
     d = box(page, "race-3d")
     assert d["y"] + d["height"] <= 1080 + 1 and d["height"] > 300
     close(page)
+
+
+def lines(page, sel: str) -> int:
+    """Return on how many lines the text of the race's element ``sel`` is laid out.
+
+    A text box starting below the bottom of the line so far starts a new line (boxes of
+    smaller type on one line start lower, but above that bottom).
+    """
+    return page.locator(ROOT_SEL).evaluate(
+        """(el, sel) => { const r = document.createRange(); r.selectNodeContents(el.querySelector(sel));
+                          const boxes = [...r.getClientRects()].filter((b) => b.width > 0).sort((a, b) => a.top - b.top);
+                          let n = 0, bottom = -Infinity;
+                          for (const b of boxes) {
+                            if (b.top >= bottom - 1) { n += 1; bottom = b.bottom; } else bottom = Math.max(bottom, b.bottom);
+                          }
+                          return n; }""", sel)
+
+
+@pytest.mark.browser
+def test_both_beside_the_apps_sidebar_keeps_the_side_panel_on_one_line(browser, app):
+    """The longest loss title (several starts on a quadratic) and "log scale" each on one line, at 1920 x 1080.
+
+    The app's sidebar is open, so the race is about 1460 pixels wide, just above where Both
+    is offered; the side panel's width comes out of the two views'. The Map view is as it was.
+    """
+    query = "s=saddle&x0=-1.8,0.001&xs=" + quote("1,1;-1,-1") + "&n=300"
+    page = open_page(browser, app, query, width=1920, height=1080, first=r"step \d+ / [1-9]\d*")
+    assert page.locator("[data-testid='stSidebar']").is_visible()
+    map_alone = box(page, "race-map")
+    show_3d(page, "both")
+    assert_side_by_side(page, 1920)
+    which = page.locator(ROOT_SEL).evaluate("(el) => el.querySelector('.race-loss-which').textContent")
+    assert "first start" in which and "dashed" in which, f"not the longest title: {which!r}"
+    assert lines(page, ".race-loss-title") == 1, "the loss chart's title wraps"
+    assert lines(page, ".race-switch") == 1, '"log scale" wraps'
+    fits = page.locator(ROOT_SEL).evaluate(
+        """(el) => [...el.querySelectorAll('.race-loss-head, .race-legend li, .race-label')]
+                     .map((e) => e.scrollWidth <= e.clientWidth + 1)""")
+    assert all(fits), "the side panel's head or a legend row is cut"
+    side, d = page.locator(".race-side").bounding_box(), box(page, "race-3d")
+    assert side["x"] >= d["x"] + d["width"] and side["x"] + side["width"] <= 1920
+    assert d["width"] > 420, "the views gave the side panel too much"
+    page.click("[data-testid='race-view-2d']")
+    expect(page.locator(CANVAS)).to_be_hidden()
+    assert box(page, "race-map") == map_alone, "the Map view's layout changed after Both"
+    close(page)
