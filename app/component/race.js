@@ -541,9 +541,9 @@ class Race {
     return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
   }
 
-  // The side panel's width in Both: what the views' share leaves, or more if its content
-  // needs more to stay on one line (nothing there wraps), up to BOTH_SIDE_MAX_SHARE.
-  bothSideWidth(W, bodyGap) {
+  // The side panel's least width in Both: what its content needs to stay on one line
+  // (nothing there wraps), at least `least` (what any view leaves it), up to BOTH_SIDE_MAX_SHARE.
+  bothSideWidth(W, least) {
     const { lossHead, legend } = this.el;
     const need = (el) => {
       const before = el.style.width;
@@ -554,7 +554,7 @@ class Race {
     };
     // the legend's numbers change while playing: room for a digit or two more than now
     const content = Math.max(need(lossHead), need(legend) + 2 * this.th.fontPx);
-    return Math.round(clamp(content, W * (1 - BOTH_WIDTH_SHARE) - bodyGap, W * BOTH_SIDE_MAX_SHARE));
+    return Math.round(clamp(content, least, Math.max(least, W * BOTH_SIDE_MAX_SHARE)));
   }
 
   // Where the component's top is in the window (0 if scrolled above it).
@@ -620,8 +620,10 @@ class Race {
         floor = Math.min(floor, ceiling);
       }
       m = margins(floor - chrome);
-      const sideW = views === 2 ? this.bothSideWidth(W, bodyGap) : Math.round(260 * th.scale);
-      const share = views === 2 ? (W - sideW - bodyGap) / W : MAP_WIDTH_SHARE;
+      const sideMin = Math.round(260 * th.scale);
+      const sideW = views === 2 ? this.bothSideWidth(W, sideMin) : sideMin;
+      // Both: the views give up what of their share the side panel's content needs
+      const share = views === 2 ? Math.min(BOTH_WIDTH_SHARE, (W - sideW - bodyGap) / W) : MAP_WIDTH_SHARE;
       const wanted = ((W * share - bodyGap * (views - 1)) / views - m.l - m.r) / aspect + m.t + m.b + chrome;
       usedHeight = Math.round(clamp(wanted, floor, ceiling));
       const availH = usedHeight - chrome;
