@@ -6,7 +6,8 @@
 import { clamp } from "./geometry.js";
 
 const DEG = Math.PI / 180;
-export const HOME = { azimuth: -60 * DEG, elevation: 32 * DEG, distance: 3.9 }; // matplotlib's default angle
+// matplotlib's default angle: every scene's first angle unless it hides the race (camera_home.js)
+export const HOME = { azimuth: -60 * DEG, elevation: 32 * DEG, distance: 3.9 };
 const MIN_ELEVATION = 4 * DEG;
 const MAX_ELEVATION = 89 * DEG;
 const MIN_DISTANCE = 1.4;
@@ -21,6 +22,7 @@ export class Orbit {
     this.el = el;
     this.onChange = onChange;
     this.onPick = onPick;
+    this.home = { ...HOME }; // where a reset goes: the scene's first angle (setHome)
     this.reset(false);
     this.pointers = new Map();
     this.pinch = 0;
@@ -44,8 +46,21 @@ export class Orbit {
   }
 
   reset(notify = true) {
-    Object.assign(this, HOME);
+    Object.assign(this, this.home);
     if (notify) this.onChange();
+  }
+
+  // Whether the camera is where the last reset put it (nobody turned or zoomed since).
+  atHome() {
+    const h = this.home;
+    return this.azimuth === h.azimuth && this.elevation === h.elevation && this.distance === h.distance;
+  }
+
+  // A new scene's first angle {azimuth, elevation, distance}; the camera goes
+  // there if `go`, else it stays (a student's turning) until the next reset.
+  setHome(home, go) {
+    this.home = { azimuth: home.azimuth, elevation: home.elevation, distance: home.distance };
+    if (go) this.reset(false);
   }
 
   // Camera position around `target` for the current angles.

@@ -32,7 +32,10 @@ const PRESENTER_MARGIN_PX = 12; // kept free below the component in presenter mo
 const NORMAL_MIN_PX = 440; // below this room under its top, a normal-mode component keeps its height and scrolls
 // "Both" (map and 3-D side by side) from this component width: two views of about 500 px and the side panel.
 const BOTH_FROM_PX = 1400;
-const BOTH_WIDTH_SHARE = 0.8; // of a wide container taken by the two views together
+const BOTH_WIDTH_SHARE = 0.8; // of a wide container taken by the two views together, when the side panel fits beside them
+// In Both the side panel is at least as wide as its content on one line (the loss chart's title and
+// "log scale", the legend's rows), taken from the views' share, up to this share of the container.
+const BOTH_SIDE_MAX_SHARE = 0.34;
 
 export default function mountRace(component) {
   const { data, parentElement, setTriggerValue, setStateValue } = component;
@@ -538,6 +541,22 @@ class Race {
     return parts.reduce((a, b) => a + b, 0) + gap * (parts.length - 1);
   }
 
+  // The side panel's least width in Both: what its content needs to stay on one line
+  // (nothing there wraps), at least `least` (what any view leaves it), up to BOTH_SIDE_MAX_SHARE.
+  bothSideWidth(W, least) {
+    const { lossHead, legend } = this.el;
+    const need = (el) => {
+      const before = el.style.width;
+      el.style.width = "max-content";
+      const w = el.offsetWidth;
+      el.style.width = before;
+      return w;
+    };
+    // the legend's numbers change while playing: room for a digit or two more than now
+    const content = Math.max(need(lossHead), need(legend) + 2 * this.th.fontPx);
+    return Math.round(clamp(content, least, Math.max(least, W * BOTH_SIDE_MAX_SHARE)));
+  }
+
   // Where the component's top is in the window (0 if scrolled above it).
   topInWindow() {
     return Math.max(0, this.root.getBoundingClientRect().top);
@@ -601,12 +620,15 @@ class Race {
         floor = Math.min(floor, ceiling);
       }
       m = margins(floor - chrome);
-      const share = views === 2 ? BOTH_WIDTH_SHARE : MAP_WIDTH_SHARE;
+      const sideMin = Math.round(260 * th.scale);
+      const sideW = views === 2 ? this.bothSideWidth(W, sideMin) : sideMin;
+      // Both: the views give up what of their share the side panel's content needs
+      const share = views === 2 ? Math.min(BOTH_WIDTH_SHARE, (W - sideW - bodyGap) / W) : MAP_WIDTH_SHARE;
       const wanted = ((W * share - bodyGap * (views - 1)) / views - m.l - m.r) / aspect + m.t + m.b + chrome;
       usedHeight = Math.round(clamp(wanted, floor, ceiling));
       const availH = usedHeight - chrome;
       // the width of one view (the map, or the map and the 3-D view each)
-      const availW = (W - Math.round(260 * th.scale) - bodyGap * views) / views;
+      const availW = (W - sideW - bodyGap * views) / views;
       m = margins(availH);
       plotH = Math.max(60, availH - m.t - m.b);
       plotW = plotH * aspect;

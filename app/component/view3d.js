@@ -15,7 +15,8 @@
 
 import { niceTicks, tickFormatter } from "./geometry.js";
 import { drawCross, drawStar, drawStart, drawTarget } from "./layers.js";
-import { Orbit } from "./orbit.js";
+import { chooseHome } from "./camera_home.js";
+import { HOME, Orbit } from "./orbit.js";
 import { SurfaceGrid, ZH } from "./surface_mesh.js";
 import { buildTube } from "./trail3d.js";
 
@@ -93,6 +94,9 @@ export class View3D {
     this.grid = null;
     this.gridKey = "";
     this.raceKey = null;
+    this.sceneId = null;
+    this.homeStale = false; // a new scene: its first angle is chosen when it is next drawn
+    this.newSurface = false; // ... and the camera goes there even if a student turned the last surface
     this.items = [];
     this.sprites = [];
     this.size = [0, 0];
@@ -141,12 +145,18 @@ export class View3D {
       this.gridKey = key;
       this.grid = part ? new SurfaceGrid(part, race.extent) : null;
       this.surfaceStale = true;
+      this.newSurface = true;
       if (!part && this.shown) {
         this.apply();
         this.onShow();
       }
     }
     this.raceStale = true;
+    // The same scene again (a rerun) keeps the camera where it is; a new one gets its own first angle.
+    if (payload.scene_id !== this.sceneId) {
+      this.sceneId = payload.scene_id;
+      this.homeStale = true;
+    }
     const src = typeof payload.image === "string" ? payload.image : "";
     if (src !== this.imageSrc) {
       this.imageSrc = src;
@@ -472,6 +482,19 @@ export class View3D {
     this.target.visible = false;
   }
 
+  // The scene's first angle, from its paths and heights (camera_home.js). The
+  // camera goes there on a new surface or if nobody turned it since the last
+  // reset; a student's own angle on the same surface stays until a reset.
+  placeHome() {
+    this.homeStale = false;
+    const { grid, race, orbit } = this;
+    if (!grid || !race || !orbit) return;
+    const go = this.newSurface || orbit.atHome();
+    this.newSurface = false;
+    this.home = chooseHome(grid, race.paths, this.gl.target, HOME, LIFT);
+    orbit.setHome(this.home, go);
+  }
+
   placeOn(obj, x, y, above = LIFT) {
     const [X, Y] = this.grid.toWorld(x, y);
     obj.position.set(X, Y, this.grid.heightAt(x, y) * ZH + above);
@@ -498,6 +521,7 @@ export class View3D {
     }
     if (this.surfaceStale) this.buildSurface();
     if (this.raceStale) this.buildRace();
+    if (this.homeStale) this.placeHome();
     const k = Math.floor(pos);
     const frac = pos - k;
     const ext = this.grid.extent;
@@ -656,6 +680,7 @@ export class View3D {
       heads: this.items.map((it) => (it.head.visible ? it.head.position.toArray() : null)),
       crosses: this.items.map((it) => (it.cross?.visible ? it.cross.userData.data : null)),
       angles: [this.orbit.azimuth, this.orbit.elevation, this.orbit.distance],
+      home: this.home ? { ...this.home } : null,
     };
   }
 }
