@@ -111,9 +111,11 @@ class RealPow(_RealValued, sympy.Function):
         return exponent * real_pow(base, exponent - 1)
 
     def _numpycode(self, printer, **kwargs) -> str:
-        # NumPy's power gives NaN for a negative base
+        # NumPy's power gives NaN for a negative base. The outer parentheses matter: the printer
+        # takes a function call's code for an atom, so sqrt(x)^2 printed bare was (x)**(1/2)**2,
+        # which Python reads as x**(1/4) (** groups from the right)
         base, exponent = self.args
-        return f"({printer._print(base)})**({printer._print(exponent)})"
+        return f"(({printer._print(base)})**({printer._print(exponent)}))"
 
     def _pythoncode(self, printer, **kwargs) -> str:
         # On Python floats ** turns a negative base complex, which math's functions then refuse

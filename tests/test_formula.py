@@ -320,3 +320,20 @@ def test_latex_of_a_catalogue_surface_is_its_formula_as_written():
 ])
 def test_number_latex_writes_numbers_as_a_person_does(value, tex):
     assert number_latex(value) == tex
+
+
+@pytest.mark.parametrize("text, loss, dx", [
+    ("sqrt(x)^2 + y^2", lambda x, y: x + y**2, lambda x, y: 1.0),
+    ("atan(sqrt(x))", lambda x, y: np.arctan(np.sqrt(x)), lambda x, y: 1 / (2 * np.sqrt(x) * (1 + x))),
+    ("(x^(1/3))^3 + y", lambda x, y: x + y, lambda x, y: 1.0),
+    ("2^sqrt(x)", lambda x, y: 2 ** np.sqrt(x), lambda x, y: np.log(2) * 2 ** np.sqrt(x) / (2 * np.sqrt(x))),
+])
+def test_a_power_of_a_root_evaluates_as_its_closed_form(text, loss, dx):
+    """A root raised to a power (sqrt(x)^2) was printed x**(1/2)**2 for NumPy, which is x**(1/4)."""
+    s = surfaces.from_formula(text)
+    pts = np.array([[3.0, -2.0], [0.25, 1.5], [7.0, 0.5]])
+    x, y = pts[:, 0], pts[:, 1]
+    np.testing.assert_allclose(s.loss(pts), loss(x, y), rtol=1e-12)
+    np.testing.assert_allclose(s.grad(pts)[:, 0], np.broadcast_to(dx(x, y), x.shape), rtol=1e-12)
+    for p in pts:  # one point at a time (Python floats) gives the same
+        np.testing.assert_allclose(s.loss(p), loss(*p), rtol=1e-12)
