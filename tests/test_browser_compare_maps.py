@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -55,9 +56,11 @@ def test_a_click_on_the_second_map_races_from_its_pixels_centre_and_a_margin_cli
     page.get_by_role("tab", name="Outcome maps").click()
     page.wait_for_selector(READY, timeout=180_000)
     page.get_by_role("radio", name=str(N), exact=True).click()
-    page.wait_for_selector(READY, timeout=180_000)
     img = page.locator("[data-testid='maps-img']")
     expect(img).to_be_visible(timeout=120_000)
+    # the rerun with the new size may not have started yet when the click returns: wait for its maps
+    expect(img).to_have_attribute("data-axes", re.compile(rf'"n":\[{N},{N}\]'), timeout=180_000)
+    page.wait_for_selector(READY, timeout=180_000)
     expect(page.get_by_text("Click a map to race from that start.")).to_be_visible()
     page.wait_for_function("(el) => el.complete && el.naturalWidth > 0", arg=img.element_handle(), timeout=60_000)
     axes = json.loads(img.get_attribute("data-axes"))
