@@ -26,6 +26,7 @@ from surfaces import engine, sweep
 
 from . import images, plots
 from .controls import racer_key
+from .maps_component import maps_view
 from .outcome import (
     DIVERGED_COLOR,
     ELSEWHERE_COLOR,
@@ -291,7 +292,14 @@ def _maps(scene: Scene, surf) -> None:
         st.caption(f"This surface runs without the compiled engine, so its maps are {n} x {n} starts.")
     maps = _with_progress(cached_outcome_maps, scene, int(n))
     colors = [color_of(r, i) for i, r in enumerate(scene.racers)]
-    st.image(plots.figure_png(outcome_figure(maps, surf, colors)), width="stretch")
+    fig = outcome_figure(maps, surf, colors)
+    png = plots.figure_png(fig)  # drawn: the constrained layout has placed the axes
+    click = maps_view(png, map_boxes(fig, maps), key="compare_maps")
+    if click is not None:
+        start = _start_of(maps, click)
+        if start is not None:  # the race above starts there on the rerun, as after a click on its own map
+            st.session_state["_pending_start"] = start
+            st.rerun()
     rows = []
     for m in maps:
         total = m.outcome.size
@@ -308,6 +316,32 @@ def _maps(scene: Scene, surf) -> None:
         "where it diverged; paler where it "
         f"took more of the {scene.steps} steps to get there. Without gradient noise."
     )
+
+
+def map_boxes(fig: Figure, maps: list[sweep.OutcomeMap]) -> list[dict]:
+    """Return each map's axes in ``fig`` (already drawn) as {box, extent, n}, in the order of ``maps``.
+
+    ``box`` is [x0, y0, x1, y1] in fractions of the figure from its bottom left,
+    ``extent`` [x0, x1, y0, y1] the data the axes show, ``n`` [columns, rows]
+    of the map's starts. Call it after the figure is drawn (``plots.figure_png``):
+    with the constrained layout the axes take their place only then.
+    """
+    boxes = []
+    for ax, m in zip(fig.axes, maps):
+        pos = ax.get_position()
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        boxes.append({"box": [float(pos.x0), float(pos.y0), float(pos.x1), float(pos.y1)],
+                      "extent": [float(x0), float(x1), float(y0), float(y1)], "n": [len(m.xs), len(m.ys)]})
+    return boxes
+
+
+def _start_of(maps: list[sweep.OutcomeMap], click: tuple[int, float, float]) -> tuple[float, float] | None:
+    """Return the start (a cell centre of the clicked map) nearest to the click, None for a map that is not there."""
+    k, x, y = click
+    if not 0 <= k < len(maps) or not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    m = maps[k]
+    return float(m.xs[np.argmin(np.abs(m.xs - x))]), float(m.ys[np.argmin(np.abs(m.ys - y))])
 
 
 def _overlay_control(scene: Scene) -> None:

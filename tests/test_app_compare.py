@@ -241,3 +241,73 @@ def test_the_map_under_the_race_is_computed_under_a_progress_bar_that_goes_once_
     seen.clear()
     at.run()  # the map is cached now: no bar at all
     assert not [t for _, t in seen if "outcome map under the race" in t]
+
+
+# -- the clickable outcome maps of the Compare tab ----------------------------------------
+
+def _synthetic_maps(k: int, n: int = 6) -> list[sweep.OutcomeMap]:
+    """Return k outcome maps over Himmelblau's window with scattered outcomes (no sweep: the layout is under test)."""
+    rng = np.random.default_rng(k)
+    xs, ys, _ = sweep.grid_starts(((-5.0, 5.0), (-5.0, 5.0)), n)
+    return [sweep.OutcomeMap(f"racer {i}", xs, ys, rng.integers(-2, 4, (n, n)), np.zeros((n, n), int),
+                             rng.uniform(0, 5, (n, n))) for i in range(k)]
+
+
+def _box_pixel(axis: dict, x: float, y: float, width: int, height: int) -> tuple[float, float]:
+    """Return where the box arithmetic the browser does puts data (x, y): PNG pixel (column, row from the top)."""
+    b0, c0, b1, c1 = axis["box"]
+    x0, x1, y0, y1 = axis["extent"]
+    fx = b0 + (x - x0) / (x1 - x0) * (b1 - b0)
+    fy = c0 + (y - y0) / (y1 - y0) * (c1 - c0)
+    return fx * width, (1 - fy) * height
+
+
+@pytest.mark.parametrize("k", [1, 4, 6])
+def test_map_boxes_put_a_data_point_where_matplotlib_draws_it(k):
+    from app.outcome import outcome_rgb
+    from app.page_compare import map_boxes, outcome_figure
+
+    maps = _synthetic_maps(k)
+    surf = surfaces.get("himmelblau")
+    fig = outcome_figure(maps, surf, PALETTE[:k] if k <= len(PALETTE) else [PALETTE[0]] * k)
+    png = plots.figure_png(fig)
+    boxes = map_boxes(fig, maps)
+    assert len(boxes) == k
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) / 255.0
+    height, width = picture.shape[:2]
+    assert (width, height) == (round(fig.bbox.width), round(fig.bbox.height))  # the PNG is at the figure's dpi
+    if k == 6:  # two rows: the second row's boxes lie below the first's
+        assert boxes[4]["box"][3] < boxes[0]["box"][1]
+    for ax, m, axis in zip(fig.axes, maps, boxes):
+        assert axis["n"] == [6, 6]
+        for x, y in [(m.xs[1], m.ys[4]), (m.xs[5], m.ys[0]), (-4.9, 4.9), (0.37, -2.2)]:
+            dx, dy = ax.transData.transform((x, y))  # matplotlib's own display pixels, y up
+            px, py = _box_pixel(axis, x, y, width, height)
+            assert abs(px - dx) <= 0.5 and abs(py - (height - dy)) <= 0.5, (k, x, y, px, py, dx, dy)
+        # and the picture there shows that start's colour (row i for ys[i], column j for xs[j])
+        rgb = outcome_rgb(m, len(surf.minima))
+        for i, j in [(0, 0), (4, 1), (2, 5)]:
+            px, py = _box_pixel(axis, m.xs[j], m.ys[i], width, height)
+            assert np.abs(picture[int(py), int(px)] - rgb[i, j]).max() <= 2 / 255, (k, i, j)
+
+
+def test_a_click_on_a_map_is_the_nearest_start_of_that_map_and_a_map_that_is_not_there_is_none():
+    from app.page_compare import _start_of
+
+    maps = _synthetic_maps(2)
+    step = 10 / 6
+    assert _start_of(maps, (1, -5 + 2.4 * step, -5 + 0.6 * step)) == pytest.approx((-5 + 2.5 * step, -5 + 0.5 * step))
+    assert _start_of(maps, (2, 0.0, 0.0)) is None
+    assert _start_of(maps, (-1, 0.0, 0.0)) is None
+    assert _start_of(maps, (0, float("nan"), 0.0)) is None
+
+
+def test_the_outcome_maps_are_one_clickable_element_and_a_click_there_moves_the_start():
+    at = _open_compare(40)
+    at.session_state["compare_tab"] = "Outcome maps"
+    at.session_state["compare_map_n"] = 64
+    at.run()
+    _clean(at)
+    assert not at.get("imgs")  # the picture is the clickable element, not st.image
+    maps = [e for e in at.get("bidi_component") if "descent_outcome_maps" in str(e.proto.component_name)]
+    assert len(maps) == 1
