@@ -302,7 +302,8 @@ def test_a_click_on_a_map_is_the_nearest_start_of_that_map_and_a_map_that_is_not
     assert _start_of(maps, (0, float("nan"), 0.0)) is None
 
 
-def test_the_outcome_maps_are_one_clickable_element_and_a_click_there_moves_the_start():
+def test_the_outcome_maps_are_one_clickable_element_not_a_picture():
+    """AppTest cannot click a component: the click itself is tests/test_browser_compare_maps.py's."""
     at = _open_compare(40)
     at.session_state["compare_tab"] = "Outcome maps"
     at.session_state["compare_map_n"] = 64
