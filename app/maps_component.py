@@ -25,16 +25,30 @@ _MAPS = st.components.v2.component(
 )
 
 
-def maps_view(png: bytes, axes: list[dict], *, key: str = "outcome_maps") -> tuple[int, float, float] | None:
-    """Return (map index, x, y) of a click on one of the maps since the last rerun, else None.
+def maps_view(png: bytes, axes: list[dict], *, key: str = "outcome_maps", on_click=None) -> None:
+    """Show ``png`` with the caption "Click a map to race from that start."; ``on_click`` hears each click.
 
-    Shows ``png`` with the caption "Click a map to race from that start."
-    ``axes`` holds one ``{"box", "extent", "n"}`` per map (see ``map_boxes``);
-    (x, y) is the centre of the clicked start's pixel, as the browser found it.
+    ``axes`` holds one ``{"box", "extent", "n"}`` per map (see ``map_boxes``).
+    ``on_click`` is a widget callback: it runs before the next script run and
+    reads the click with ``clicked(key)``. A callback, not a value the page acts
+    on and then reruns for: a page that called ``st.rerun()`` on this element's
+    click saw the same click again in every run after (a rerun loop, seen in
+    the server's log), where a callback's run ends and the click with it.
     """
     image = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    result = _MAPS(key=key, data={"image": image, "axes": axes}, height="content", on_click_change=lambda: None)
-    click = result.get("click") if result is not None else None
-    if not click or len(click) != 3:
+    _MAPS(key=key, data={"image": image, "axes": axes}, height="content", on_click_change=on_click or (lambda: None))
+
+
+def clicked(key: str) -> tuple[int, float, float] | None:
+    """Return (map index, x, y) of the click the element ``key`` just sent (inside its callback), else None.
+
+    (x, y) is the centre of the clicked start's pixel, as the browser found it.
+    """
+    value = st.session_state.get(key)
+    click = value.get("click") if hasattr(value, "get") else getattr(value, "click", None)
+    if not isinstance(click, (list, tuple)) or len(click) != 3:
         return None
-    return int(click[0]), float(click[1]), float(click[2])
+    try:
+        return int(click[0]), float(click[1]), float(click[2])
+    except (TypeError, ValueError):
+        return None

@@ -12,6 +12,7 @@ import math
 import os
 import threading
 from dataclasses import replace
+from typing import NamedTuple
 
 import altair as alt
 import numpy as np
@@ -26,7 +27,7 @@ from surfaces import engine, sweep
 
 from . import images, plots
 from .controls import racer_key
-from .maps_component import maps_view
+from .maps_component import clicked, maps_view
 from .outcome import (
     DIVERGED_COLOR,
     ELSEWHERE_COLOR,
@@ -294,12 +295,9 @@ def _maps(scene: Scene, surf) -> None:
     colors = [color_of(r, i) for i, r in enumerate(scene.racers)]
     fig = outcome_figure(maps, surf, colors)
     png = plots.figure_png(fig)  # drawn: the constrained layout has placed the axes
-    click = maps_view(png, map_boxes(fig, maps), key="compare_maps")
-    if click is not None:
-        start = _start_of(maps, click)
-        if start is not None:  # the race above starts there on the rerun, as after a click on its own map
-            st.session_state["_pending_start"] = start
-            st.rerun()
+    # what a click is snapped to: each map's starts (the callback runs before the maps exist again)
+    st.session_state[_GRIDS_KEY] = [_Grid(m.xs, m.ys) for m in maps]
+    maps_view(png, map_boxes(fig, maps), key=_MAPS_KEY, on_click=_take_maps_click)
     rows = []
     for m in maps:
         total = m.outcome.size
@@ -333,6 +331,28 @@ def map_boxes(fig: Figure, maps: list[sweep.OutcomeMap]) -> list[dict]:
         boxes.append({"box": [float(pos.x0), float(pos.y0), float(pos.x1), float(pos.y1)],
                       "extent": [float(x0), float(x1), float(y0), float(y1)], "n": [len(m.xs), len(m.ys)]})
     return boxes
+
+
+_MAPS_KEY = "compare_maps"
+_GRIDS_KEY = "_compare_map_grids"
+
+
+class _Grid(NamedTuple):
+    """The starts of one outcome map: cell centres along x and along y."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+
+
+def _take_maps_click() -> None:
+    """Move the race's start to the clicked map's start (the maps' callback, before the page is drawn again).
+
+    The page's ``_take_map_click`` then moves the start widgets, as after a click on the race's own map.
+    """
+    click = clicked(_MAPS_KEY)
+    start = _start_of(st.session_state.get(_GRIDS_KEY) or [], click) if click is not None else None
+    if start is not None:
+        st.session_state["_pending_start"] = start
 
 
 def _start_of(maps: list[sweep.OutcomeMap], click: tuple[int, float, float]) -> tuple[float, float] | None:

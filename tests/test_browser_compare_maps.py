@@ -97,5 +97,16 @@ def test_a_click_on_the_second_map_races_from_its_pixels_centre_and_a_margin_cli
     assert abs(sx - centre[0]) <= 1e-3 * step and abs(sy - centre[1]) <= 1e-3 * step, (sx, sy, centre)
     x0 = parse_qs(urlparse(page.url).query)["x0"][0]
     assert [float(v) for v in x0.split(",")] == pytest.approx(list(centre), abs=1e-3 * step)
+    # and the page then rests: the click ran the script once, not in a loop (a page that called
+    # st.rerun() on this click saw it again in every following run)
+    page.evaluate("""() => {
+        const app = document.querySelector("[data-testid='stApp']");
+        window.__descentRuns = 0;
+        new MutationObserver(() => {
+            if (app.getAttribute("data-test-script-state") === "running") window.__descentRuns += 1;
+        }).observe(app, { attributes: true, attributeFilter: ["data-test-script-state"] });
+    }""")
+    page.wait_for_timeout(3000)
+    assert page.evaluate("() => window.__descentRuns") == 0, "the script kept rerunning after the click"
     assert not errors, errors
     page.close()
