@@ -135,11 +135,11 @@ class EncodedPayload:
         return EncodedPayload(self.text, {**self.run, **values}, self.n_racers)
 
     def json(self) -> str:
-        """Return the whole payload as JSON text: the scene's part with the per-run keys spliced in."""
-        if not self.run:
-            return self.text
-        run = json.dumps(self.run, allow_nan=False)
-        return run if self.text == "{}" else f"{self.text[:-1]}, {run[1:]}"
+        """Return the whole payload as JSON text: the scene's part with the per-run keys spliced in.
+
+        Neither part is ever empty: the scene's holds the checked payload's other keys, the run's its title.
+        """
+        return f"{self.text[:-1]}, {json.dumps(self.run, allow_nan=False)[1:]}"
 
     def decoded(self) -> dict:
         """Return the whole payload as a dict (what the browser gets)."""

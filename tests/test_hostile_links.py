@@ -106,9 +106,8 @@ def markup_from_user_text(c: StreamlitClient) -> list[str]:
 def race_payload(c: StreamlitClient) -> dict | None:
     """Return the payload the animator got, or None when it is not on the page."""
     for e in c.elements_of("bidi_component"):
-        if e.proto.component_name == RACE_COMPONENT and (e.proto.bytes or e.proto.json):
-            # the page sends JSON bytes (app/race_component.py); a dict would arrive as proto.json
-            return json.loads(e.proto.bytes or e.proto.json).get("payload")
+        if e.proto.component_name == RACE_COMPONENT and e.proto.bytes:  # JSON bytes (app/race_component.py)
+            return json.loads(e.proto.bytes).get("payload")
     return None
 
 

@@ -6,7 +6,7 @@
 // cleanup. So one Race lives on the root element and each call hands it the
 // newest data; the returned cleanup (run on unmount) ends it.
 //
-// data = {payload, height}, as JSON bytes or an object; the payload is described (and checked) in
+// data = {payload, height} as JSON bytes; the payload is described (and checked) in
 // app/race_component.py. This file wires the page: a Timeline that the map,
 // the loss chart, the legend and the step counter follow, and the controls
 // and keys that move it. The files before it in race_component.py's list
@@ -52,17 +52,14 @@ export default function mountRace(component) {
   return () => race.destroy();
 }
 
-// The page sends {height, payload} as JSON bytes (encoded once per scene on the server); older
-// callers and the tests' demo may send the object itself.
+// The page sends {height, payload} as JSON bytes (app/race_component.py: encoded once per scene on the
+// server); what cannot be read is no payload, which load() says.
 function decodeData(data) {
-  if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
-    try {
-      return JSON.parse(new TextDecoder().decode(data));
-    } catch {
-      return null;
-    }
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return null;
   }
-  return data;
 }
 
 function parseRgb(css) {
