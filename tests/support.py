@@ -118,3 +118,21 @@ def serve(script: Path = APP, *extra: str, log: Path | None = None):
 def launch(playwright):
     """Return a headless Chromium browser (Debian's, not Playwright's download)."""
     return playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS, headless=True)
+
+
+def mlp_page(query: dict | None = None):
+    """Return the MLP page headless (AppTest) on its first visit, opened with ``query`` as its URL.
+
+    The surfaces page runs first, as the app's default page does in a browser.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    if query is not None:
+        at.query_params.clear()
+        at.query_params.update(query)
+    at.switch_page("views/mlp.py").run()
+    assert not at.exception, at.exception
+    return at

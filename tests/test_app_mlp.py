@@ -7,16 +7,9 @@ import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from support import mlp_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
-
-
-def mlp_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page("views/mlp.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_short_training_of_two_optimizers_shows_results_and_boundaries():

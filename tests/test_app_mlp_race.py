@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import urllib.parse
-from pathlib import Path
 
 import numpy as np
-from streamlit.testing.v1 import AppTest
+from support import mlp_page
 
 from app.experiment import from_query, normalized, presets
-
-APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
-
-
-def mlp_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page("views/mlp.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_choosing_a_preset_fills_the_controls_and_states_its_lesson():

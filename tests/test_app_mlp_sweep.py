@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+from support import mlp_page
 
 
 @pytest.fixture(autouse=True)
 def local_pool(monkeypatch):
     monkeypatch.delenv("DESCENT_DASK_SCHEDULER", raising=False)  # these flows test the page, on the local pool
-
-
-def mlp_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page("views/mlp.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _progress_texts(at: AppTest) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from support import mlp_page
 
 from app.experiment import PRESETS_FILE, Experiment, normalized, to_query
 from app.racer import PALETTE, Racer
@@ -41,17 +42,6 @@ def expected_url(exp: Experiment) -> dict:
 def app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def mlp_page(query: dict | None = None) -> AppTest:
-    """Return the MLP page on its first visit, opened with ``query`` as its URL (the surfaces page ran first)."""
-    at = app()
-    if query is not None:
-        at.query_params.clear()
-        at.query_params.update(query)
-    at.switch_page(MLP).run()
     assert not at.exception, at.exception
     return at
 
