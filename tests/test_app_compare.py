@@ -41,6 +41,21 @@ def _open_compare(steps: int = 60) -> AppTest:
     return at
 
 
+def _show_maps(at: AppTest) -> None:
+    """Open the Compare tab's outcome maps, 64 starts per side."""
+    at.session_state["compare_tab"] = "Outcome maps"
+    at.session_state["compare_map_n"] = 64
+    at.run()
+    _clean(at)
+
+
+def _open_maps() -> AppTest:
+    """Return the app on Himmelblau (40 steps) with the Compare tab's outcome maps open."""
+    at = _open_compare(40)
+    _show_maps(at)
+    return at
+
+
 def test_race_each_at_its_best_rate_sets_every_racers_lr():
     at = _open_compare()
     table = next(d.value for d in at.dataframe if "best lr" in d.value.columns)
@@ -81,10 +96,7 @@ def test_beta_map_and_outcome_maps_render():
     at.run()
     _clean(at)
     assert any("Best: lr" in c.value for c in at.caption)
-    at.session_state["compare_tab"] = "Outcome maps"
-    at.session_state["compare_map_n"] = 64
-    at.run()
-    _clean(at)
+    _show_maps(at)
     shares = next(d.value for d in at.dataframe if "minimum 1" in d.value.columns)
     assert list(shares.columns[1:5]) == ["minimum 1", "minimum 2", "minimum 3", "minimum 4"]
 
@@ -194,11 +206,7 @@ def test_check_payload_refuses_a_broken_overlay():
 
 
 def test_show_under_the_race_puts_the_racers_map_in_the_link_and_a_removed_racer_takes_it_away():
-    at = _open_compare(40)
-    at.session_state["compare_tab"] = "Outcome maps"
-    at.session_state["compare_map_n"] = 64
-    at.run()
-    _clean(at)
+    at = _open_maps()
     control = next(w for w in at.get("button_group") if w.label == "Show under the race")
     control.set_value(1).run()
     _clean(at)
@@ -304,11 +312,7 @@ def test_a_click_on_a_map_is_the_nearest_start_of_that_map_and_a_map_that_is_not
 
 def test_the_outcome_maps_are_one_clickable_element_not_a_picture():
     """AppTest cannot click a component: the click itself is tests/test_browser_compare_maps.py's."""
-    at = _open_compare(40)
-    at.session_state["compare_tab"] = "Outcome maps"
-    at.session_state["compare_map_n"] = 64
-    at.run()
-    _clean(at)
+    at = _open_maps()
     assert not at.get("imgs")  # the picture is the clickable element, not st.image
     maps = [e for e in at.get("bidi_component") if "descent_outcome_maps" in str(e.proto.component_name)]
     assert len(maps) == 1
