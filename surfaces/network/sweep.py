@@ -315,22 +315,20 @@ class Result:
 
     def diverged(self, racer: int) -> np.ndarray:
         """Return per rate of racer ``racer`` how many of its finished seeds diverged."""
+        return self._count(racer, lambda o: o.diverged_at is not None)
+
+    def finished(self, racer: int) -> np.ndarray:
+        """Return per rate of racer ``racer`` how many of its seeds have finished."""
+        return self._count(racer, lambda o: True)
+
+    def _count(self, racer: int, which) -> np.ndarray:
+        """Return per rate of racer ``racer`` how many of its finished seeds' outcomes ``which`` accepts."""
         p = self.plan
         rate_index = {r: k for k, r in enumerate(p.rates[racer])}
         out = np.zeros(len(p.rates[racer]), dtype=int)
         for pt in p.points:
             o = self.outcomes[pt.index]
-            if pt.racer == racer and o is not None and o.diverged_at is not None:
-                out[rate_index[pt.lr]] += 1
-        return out
-
-    def finished(self, racer: int) -> np.ndarray:
-        """Return per rate of racer ``racer`` how many of its seeds have finished."""
-        p = self.plan
-        rate_index = {r: k for k, r in enumerate(p.rates[racer])}
-        out = np.zeros(len(p.rates[racer]), dtype=int)
-        for pt in p.points:
-            if pt.racer == racer and self.outcomes[pt.index] is not None:
+            if pt.racer == racer and o is not None and which(o):
                 out[rate_index[pt.lr]] += 1
         return out
 
