@@ -355,8 +355,11 @@ def _take_maps_click() -> None:
         st.session_state["_pending_start"] = start
 
 
-def _start_of(maps: list[sweep.OutcomeMap], click: tuple[int, float, float]) -> tuple[float, float] | None:
-    """Return the start (a cell centre of the clicked map) nearest to the click, None for a map that is not there."""
+def _start_of(maps: list[_Grid] | list[sweep.OutcomeMap], click: tuple[int, float, float]) -> tuple[float, float] | None:
+    """Return the start (a cell centre of the clicked map) nearest to the click, None for a map that is not there.
+
+    ``maps`` are the maps' starts: their ``xs`` and ``ys`` (a ``_Grid`` each, or the maps themselves).
+    """
     k, x, y = click
     if not 0 <= k < len(maps) or not (math.isfinite(x) and math.isfinite(y)):
         return None
